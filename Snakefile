@@ -1,0 +1,26 @@
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+include: "rules/common.smk"
+include: "rules/data.smk"
+include: "rules/generate.smk"
+include: "rules/score.smk"
+include: "rules/report.smk"
+
+
+report: "report/workflow.rst"
+
+
+localrules:
+    all,
+    download,
+    aggregate,
+    plot,
+
+
+rule all:
+    default_target: True
+    input:
+        final_outputs(),

@@ -1,0 +1,11 @@
+rule download:
+    output:
+        "resources/datasets/{dataset}.jsonl",
+    log:
+        "logs/download/{dataset}.log",
+    conda:
+        "../envs/slmbench.yaml"
+    params:
+        dataset=download_params,
+    script:
+        "../scripts/download.py"

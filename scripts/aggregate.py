@@ -1,0 +1,13 @@
+"""Snakemake entry point: collect every cell's scores into tidy tables."""
+
+from pathlib import Path
+
+from slmbench.tables import cells_html, cells_table, samples_table
+
+with open(snakemake.log[0], "w") as log:
+    cells = cells_table(snakemake.input.summaries)
+    cells.to_csv(snakemake.output.csv, index=False)
+    cells.to_parquet(snakemake.output.parquet, index=False)
+    samples_table(snakemake.input.samples).to_parquet(snakemake.output.samples, index=False)
+    Path(snakemake.output.html).write_text(cells_html(cells))
+    print(f"[aggregate] {len(cells)} cells", file=log)

@@ -1,0 +1,7 @@
+"""Snakemake entry point: run one cell (model x paradigm x dataset)."""
+
+from slmbench.config import run_settings
+from slmbench.generate import generate_cell
+
+with open(snakemake.log[0], "w") as log:
+    generate_cell(snakemake.params.cell, snakemake.input.dataset, snakemake.output[0], settings=run_settings(snakemake.config), log=log)

@@ -1,0 +1,257 @@
+"""The paper's aggregates (NRQ, composite z, leading advantage, Table 2) and the statistics it lacks.
+
+Aggregates work on a tidy per-cell frame, one row per model x paradigm x dataset, with columns
+`model, paradigm, dataset, category, metric, higher_is_better, score, completion_rate,
+latency_mean_s, tokens_per_sample, tokens_per_s, energy_mj_per_token`. The statistics (bootstrap
+CIs, paired tests, multiplicity adjustment, Pareto frontier) add the uncertainty the paper omits.
+Resampling functions take `slmbench.metrics.subset_scorer` functions so every metric is recomputed
+exactly on each resample (F1, MCC and RMSE are not means of per-sample scores).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from slmbench.metrics import subset_scorer
+from slmbench.registry import DatasetSpec
+
+CONFIG = ["model", "paradigm"]
+COST_COLUMNS = ["completion_rate", "latency_mean_s", "tokens_per_sample", "tokens_per_s", "energy_mj_per_token"]
+
+SubsetScorer = Callable[[Sequence[int]], float]
+
+
+def oriented_score(cells: pd.DataFrame) -> pd.Series:
+    """The score with lower-is-better metrics negated, so that higher is always better."""
+    return cells["score"].where(cells["higher_is_better"].astype(bool), -cells["score"])
+
+
+# --- the paper's aggregates -----------------------------------------------------------------------
+
+
+def dataset_gains(cells: pd.DataFrame, base: str = "base", eps: float = 1e-8) -> pd.DataFrame:
+    """Per-cell relative gain over the same model's base paradigm on the same dataset.
+
+    g = (s_a - s_base) / (|s_base| + eps), negated for lower-is-better metrics; NaN where the base
+    cell or its score is missing.
+    """
+    base_scores = cells.loc[cells["paradigm"] == base].set_index(["model", "dataset"])["score"]
+    s_base = pd.Series(base_scores.reindex(pd.MultiIndex.from_frame(cells[["model", "dataset"]])).to_numpy(), index=cells.index)
+    gain = (cells["score"] - s_base) / (s_base.abs() + eps)
+    return cells.assign(gain=gain.where(cells["higher_is_better"].astype(bool), -gain))
+
+
+def nrq(cells: pd.DataFrame, base: str = "base", eps: float = 1e-8) -> pd.DataFrame:
+    """Normalized response quality per model x paradigm (base = 0).
+
+    Gains are averaged within each task category, then equally over the categories that have any
+    gain, so a category with many datasets does not dominate.
+    """
+    gains = dataset_gains(cells, base, eps)
+    by_category = gains.groupby([*CONFIG, "category"], sort=False)["gain"].mean()
+    return by_category.groupby(level=CONFIG, sort=False).mean().rename("nrq").reset_index()
+
+
+def composite_z(cells: pd.DataFrame) -> pd.DataFrame:
+    """Composite effectiveness per model x paradigm: the mean over datasets of per-dataset z-scores.
+
+    z = (x - mu) / sigma over all configurations of a dataset, on the oriented score (higher is
+    better); sigma is the population standard deviation, and z = 0 where sigma = 0 (all equal).
+    """
+    oriented = oriented_score(cells)
+    grouped = oriented.groupby(cells["dataset"])
+    sigma = grouped.transform(lambda x: x.std(ddof=0))
+    z = ((oriented - grouped.transform("mean")) / sigma).mask(sigma == 0, 0.0).where(oriented.notna())
+    return cells.assign(z=z).groupby(CONFIG, sort=False)["z"].mean().rename("composite_z").reset_index()
+
+
+def leading_advantage(cells: pd.DataFrame, by: str = "model") -> pd.DataFrame:
+    """Per model (by="model") or task category (by="category"): the best paradigm's lead over the runner-up.
+
+    Each paradigm's score is the mean oriented score of the group's cells (lower-is-better metrics
+    enter negated); advantage = (s_best - s_second) / (|s_second| + 1e-8) x 100.
+    """
+    means = cells.assign(oriented=oriented_score(cells)).groupby([by, "paradigm"], sort=False)["oriented"].mean()
+    rows = []
+    for group, scores in means.groupby(level=by, sort=False):
+        ranked = scores.droplevel(by).dropna().sort_values(ascending=False)
+        if len(ranked) < 2:
+            rows.append({by: group, "best_paradigm": ranked.index[0] if len(ranked) else None, "leading_advantage_pct": np.nan})
+            continue
+        best, second = ranked.iloc[0], ranked.iloc[1]
+        rows.append(
+            {
+                by: group,
+                "best_paradigm": ranked.index[0],
+                "second_paradigm": ranked.index[1],
+                "best_score": best,
+                "second_score": second,
+                "leading_advantage_pct": (best - second) / (abs(second) + 1e-8) * 100,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def table2(cells: pd.DataFrame, base: str = "base") -> pd.DataFrame:
+    """The paper's Table 2: per paradigm, mean NRQ over models and mean cost columns over cells (NaN skipped)."""
+    quality = nrq(cells, base).groupby("paradigm", sort=False)["nrq"].mean()
+    costs = cells.groupby("paradigm", sort=False)[COST_COLUMNS].mean()
+    return pd.concat([quality, costs], axis=1)
+
+
+def config_summary(cells: pd.DataFrame, base: str = "base") -> pd.DataFrame:
+    """One row per model x paradigm: NRQ, composite z and mean costs, the input to `pareto_frontier`."""
+    costs = cells.groupby(CONFIG, sort=False)[COST_COLUMNS].mean().reset_index()
+    return nrq(cells, base).merge(composite_z(cells), on=CONFIG).merge(costs, on=CONFIG)
+
+
+def pareto_frontier(configs: pd.DataFrame, quality: str = "composite_z", cost: str = "tokens_per_sample") -> pd.DataFrame:
+    """The configurations no other configuration beats on both axes (higher quality, lower cost), by cost.
+
+    A row is dominated when another has quality >= and cost <= with at least one strict; rows with
+    a missing quality or cost are left out.
+    """
+    valid = configs.dropna(subset=[quality, cost])
+    q = valid[quality].to_numpy(dtype=float)
+    c = valid[cost].to_numpy(dtype=float)
+    no_worse = (q[None, :] >= q[:, None]) & (c[None, :] <= c[:, None])
+    better = (q[None, :] > q[:, None]) | (c[None, :] < c[:, None])
+    dominated = (no_worse & better).any(axis=1)
+    return valid.loc[~dominated].sort_values(cost)
+
+
+# --- uncertainty ----------------------------------------------------------------------------------
+
+
+def bootstrap_ci(score_on: SubsetScorer, n: int, n_boot: int = 1000, seed: int = 0, level: float = 0.95) -> tuple[float, float, float]:
+    """(estimate, low, high): a percentile bootstrap CI of a metric over `n` samples, resampled with replacement.
+
+    Resamples where the metric is undefined (NaN, e.g. an RMSE with every answer missing) are dropped.
+    """
+    rng = np.random.default_rng(seed)
+    replicates = [score_on(rng.integers(0, n, n)) for _ in range(n_boot)]
+    low, high = _percentile_interval(replicates, level)
+    return score_on(np.arange(n)), low, high
+
+
+def cell_score_ci(spec: DatasetSpec, samples: list[dict], answers: list, n_boot: int = 1000, seed: int = 0, level: float = 0.95) -> tuple[float, float, float]:
+    """(score, low, high) for one model x paradigm x dataset cell's primary metric."""
+    return bootstrap_ci(subset_scorer(spec, samples, answers), len(samples), n_boot, seed, level)
+
+
+def compare_paradigms(
+    spec: DatasetSpec,
+    samples: list[dict],
+    answers_a: list,
+    answers_b: list,
+    n_resamples: int = 2000,
+    seed: int = 0,
+    level: float = 0.95,
+) -> dict[str, float]:
+    """Paradigm A vs B on the same samples: difference of the primary metric (A - B, in metric units),
+    its paired bootstrap CI, and a two-sided paired permutation p-value.
+
+    The permutation test swaps A's and B's answers on each sample with probability 1/2; the p-value
+    is (1 + #{|d*| >= |d|}) / (1 + n_resamples), so it is never 0. For lower-is-better metrics a
+    negative difference favours A.
+    """
+    n = len(samples)
+    score_on = subset_scorer(spec, samples + samples, list(answers_a) + list(answers_b))
+    rows = np.arange(n)
+    observed = score_on(rows) - score_on(rows + n)
+    rng = np.random.default_rng(seed)
+    boot = []
+    for _ in range(n_resamples):
+        drawn = rng.integers(0, n, n)
+        boot.append(score_on(drawn) - score_on(drawn + n))
+    extreme = 0
+    for _ in range(n_resamples):
+        swap = rng.random(n) < 0.5
+        permuted = score_on(np.where(swap, rows + n, rows)) - score_on(np.where(swap, rows, rows + n))
+        extreme += bool(abs(permuted) >= abs(observed) - 1e-12)
+    low, high = _percentile_interval(boot, level)
+    return {"diff": observed, "ci_low": low, "ci_high": high, "p_value": (1 + extreme) / (1 + n_resamples)}
+
+
+def adjust_pvalues(pvalues: Sequence[float], method: str = "holm") -> np.ndarray:
+    """Family-wise (Holm) or false-discovery-rate (Benjamini-Hochberg, "bh") adjusted p-values, in input order."""
+    p = np.asarray(pvalues, dtype=float)
+    m = len(p)
+    if m == 0:
+        return p
+    order = np.argsort(p)
+    ranked = p[order]
+    if method == "holm":
+        adjusted = np.maximum.accumulate((m - np.arange(m)) * ranked)
+    elif method == "bh":
+        adjusted = np.minimum.accumulate((m / np.arange(1, m + 1) * ranked)[::-1])[::-1]
+    else:
+        raise ValueError(f"unknown method {method!r}; use 'holm' or 'bh'")
+    result = np.empty(m)
+    result[order] = np.minimum(adjusted, 1.0)
+    return result
+
+
+def bootstrap_nrq(
+    cells: pd.DataFrame,
+    scorers: Mapping[tuple[str, str, str], SubsetScorer],
+    n_samples: Mapping[str, int],
+    base: str = "base",
+    n_boot: int = 1000,
+    seed: int = 0,
+    level: float = 0.95,
+) -> pd.DataFrame:
+    """NRQ per model x paradigm with a sample-level bootstrap CI.
+
+    Each replicate draws one resample of each dataset's sample indices and uses it for every
+    configuration (the paradigms answered the same samples, so the comparison stays paired), then
+    recomputes every cell score with `scorers[(model, paradigm, dataset)]` and the NRQ from them.
+    """
+    keys = list(zip(cells["model"], cells["paradigm"], cells["dataset"]))
+    rng = np.random.default_rng(seed)
+    replicates = []
+    for _ in range(n_boot):
+        drawn = {d: rng.integers(0, n, n) for d, n in n_samples.items()}
+        scores = [scorers[key](drawn[key[2]]) for key in keys]
+        replicates.append(nrq(cells.assign(score=scores), base)["nrq"].to_numpy())
+    result = nrq(cells, base)
+    bounds = [_percentile_interval(column, level) for column in np.array(replicates).T]
+    result["ci_low"], result["ci_high"] = [b[0] for b in bounds], [b[1] for b in bounds]
+    return result
+
+
+def table2_ci(cells: pd.DataFrame, base: str = "base", n_boot: int = 1000, seed: int = 0, level: float = 0.95) -> pd.DataFrame:
+    """Table 2 with CIs from a cluster bootstrap over models (the unit the means generalize over).
+
+    Each replicate draws models with replacement, keeps each drawn copy as a separate model and
+    recomputes Table 2. Returns one row per paradigm x column: estimate, ci_low, ci_high.
+    """
+    models = cells["model"].unique()
+    by_model = {m: cells.loc[cells["model"] == m] for m in models}
+    rng = np.random.default_rng(seed)
+    estimate = table2(cells, base)
+    replicates = []
+    for _ in range(n_boot):
+        drawn = rng.choice(models, size=len(models), replace=True)
+        sample = pd.concat([by_model[m].assign(model=f"{m}#{i}") for i, m in enumerate(drawn)], ignore_index=True)
+        replicates.append(table2(sample, base).reindex(index=estimate.index, columns=estimate.columns).to_numpy())
+    stacked = np.array(replicates)
+    rows = []
+    for i, paradigm in enumerate(estimate.index):
+        for j, column in enumerate(estimate.columns):
+            low, high = _percentile_interval(stacked[:, i, j], level)
+            rows.append({"paradigm": paradigm, "column": column, "estimate": estimate.iloc[i, j], "ci_low": low, "ci_high": high})
+    return pd.DataFrame(rows)
+
+
+def _percentile_interval(replicates, level: float) -> tuple[float, float]:
+    values = np.asarray(replicates, dtype=float)
+    values = values[~np.isnan(values)]
+    if values.size == 0:
+        return np.nan, np.nan
+    tail = (1 - level) / 2 * 100
+    low, high = np.percentile(values, [tail, 100 - tail])
+    return float(low), float(high)

@@ -1,0 +1,123 @@
+"""The workflow's configuration: defaults from the schema, validation, and per-cell slices.
+
+Defaults live in schemas/config.schema.yaml; a wrong key or value stops the run with a
+message naming the key. A cell's slice holds only what decides that cell's results, so
+Snakemake's params trigger reruns exactly the cells whose settings changed.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any, Iterator
+
+import jsonschema
+import yaml
+
+from . import registry
+
+ROOT = Path(__file__).resolve().parent.parent
+SCHEMA_PATH = ROOT / "schemas" / "config.schema.yaml"
+DEFAULT_CONFIG = ROOT / "config.yaml"
+
+
+# Model settings that only label results (plots, tables); changing them reruns no generation.
+LABEL_KEYS = ("family", "size_b")
+
+
+class ConfigError(ValueError):
+    """A config value the workflow cannot use; the message names the key."""
+
+
+def load_schema() -> dict[str, Any]:
+    return yaml.safe_load(SCHEMA_PATH.read_text())
+
+
+def _resolve(node: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
+    ref = node.get("$ref")
+    if ref:
+        return schema["$defs"][ref.rsplit("/", 1)[-1]]
+    return node
+
+
+def fill_defaults(value: Any, node: dict[str, Any], schema: dict[str, Any]) -> Any:
+    """Set the schema's defaults into `value`, in mapping entries (models, datasets...) too."""
+    node = _resolve(node, schema)
+    if not isinstance(value, dict):
+        return value
+    for key, sub in node.get("properties", {}).items():
+        sub = _resolve(sub, schema)
+        if key not in value and "default" in sub:
+            value[key] = copy.deepcopy(sub["default"])
+        if key in value:
+            value[key] = fill_defaults(value[key], sub, schema)
+    extra = node.get("additionalProperties")
+    if isinstance(extra, dict):
+        for key in value:
+            if key not in node.get("properties", {}):
+                if value[key] is None and "default" in _resolve(extra, schema):
+                    value[key] = {}
+                value[key] = fill_defaults(value[key], extra, schema)
+    return value
+
+
+def validate_config(config: dict[str, Any], source: str = "config") -> dict[str, Any]:
+    """Defaults filled in, schema checked, dataset names checked; raises ConfigError."""
+    schema = load_schema()
+    config = fill_defaults(copy.deepcopy(config), schema, schema)
+    errors = sorted(jsonschema.Draft202012Validator(schema).iter_errors(config), key=lambda e: list(e.absolute_path))
+    if errors:
+        lines = [f"config key {'.'.join(map(str, e.absolute_path)) or '(top level)'}: {e.message}" for e in errors]
+        raise ConfigError(f"{source} is not valid (schema: {SCHEMA_PATH.name}):\n  " + "\n  ".join(lines))
+    for name in config["datasets"]:
+        if name not in registry.DATASETS:
+            raise ConfigError(f"config key datasets.{name}: unknown dataset; known: {', '.join(sorted(registry.DATASETS))}")
+    for name, model in config["models"].items():
+        needs = {"llamacpp": "weights", "openai": "endpoint"}.get(model["engine"])
+        if needs and needs not in model:
+            raise ConfigError(f"config key models.{name}.{needs}: required for engine {model['engine']!r}")
+    return config
+
+
+def load_workflow_config(config: dict[str, Any], workflow) -> dict[str, Any]:
+    """The Snakefile's config: config.yaml unless --configfile names others (never both merged)."""
+    if not workflow.overwrite_configfiles:
+        base = yaml.safe_load(DEFAULT_CONFIG.read_text())
+        config = merge(base, config)  # --config key=value overrides still apply
+    return validate_config(config)
+
+
+def merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    out = copy.deepcopy(base)
+    for key, value in override.items():
+        out[key] = merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
+
+
+def grid(config: dict[str, Any]) -> Iterator[tuple[str, str, str]]:
+    """Every cell: (model, paradigm, dataset)."""
+    for model in config["models"]:
+        for paradigm in config["paradigms"]:
+            for dataset in config["datasets"]:
+                yield model, paradigm, dataset
+
+
+def dataset_slice(config: dict[str, Any], dataset: str) -> dict[str, Any]:
+    spec = registry.get(dataset)
+    entry = config["datasets"][dataset]
+    return {"name": dataset, "hub_id": entry.get("hub_id", spec.hub_id), "split": entry.get("split", spec.split)}
+
+
+def cell_slice(config: dict[str, Any], model: str, paradigm: str, dataset: str) -> dict[str, Any]:
+    return {
+        "model": {"name": model, **{k: v for k, v in config["models"][model].items() if k not in LABEL_KEYS}},
+        "paradigm": {"name": paradigm, **config["paradigms"][paradigm]},
+        "dataset": {**dataset_slice(config, dataset), **config["datasets"][dataset]},
+        "n_samples": config["n_samples"],
+        "seed": config["seed"],
+    }
+
+
+def run_settings(config: dict[str, Any]) -> dict[str, Any]:
+    """How to run cells (cache, servers, client): settings that do not change results."""
+    return {k: config[k] for k in ("cache_dir", "models_dir", "client", "server")}

@@ -1,0 +1,34 @@
+"""The one interface generation needs from a serving engine: an OpenAI-compatible endpoint."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """Where to send chat completion requests, and the model name to put in them."""
+
+    base_url: str  # ends in /v1
+    model: str
+
+
+class EngineError(RuntimeError):
+    """An engine could not provide an endpoint; the message says why and what to do."""
+
+
+class Engine(ABC):
+    """Provides an endpoint for one model and identifies what answers there."""
+
+    @abstractmethod
+    def fingerprint(self) -> dict[str, Any]:
+        """What determines the model's answers (weights, engine, server flags): the cache key's model part."""
+
+    @abstractmethod
+    def open(self) -> Endpoint:
+        """Make the endpoint usable (start or join a server) and return it."""
+
+    def close(self) -> None:
+        """Release what open() took; a shared server may go on serving other jobs."""

@@ -1,0 +1,56 @@
+"""llama.cpp's OpenAI-compatible server (llama-cpp-python), the engine that needs no GPU."""
+
+from __future__ import annotations
+
+import sys
+from functools import cached_property
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+from .managed import ManagedServerEngine
+from .weights import file_sha256, resolve_weights
+
+
+def llama_cpp_version() -> str:
+    try:
+        return version("llama-cpp-python")
+    except PackageNotFoundError:
+        return "not installed"
+
+
+class LlamaCppEngine(ManagedServerEngine):
+    """`python -m llama_cpp.server` serving one GGUF file on loopback."""
+
+    def __init__(self, name: str, cfg: dict[str, Any], *, models_dir: Path, **kwargs):
+        super().__init__(name, **kwargs)
+        self.cfg = cfg
+        self.models_dir = models_dir
+
+    @cached_property
+    def weights_path(self) -> Path:
+        return resolve_weights(self.name, self.cfg["weights"], self.models_dir)
+
+    def answer_flags(self) -> list[str]:
+        """Server flags that can change the model's answers (thread count cannot)."""
+        flags = ["--n_ctx", str(self.cfg["context_length"])]
+        if self.cfg.get("chat_format"):
+            flags += ["--chat_format", self.cfg["chat_format"]]
+        return flags + [str(a) for a in self.cfg.get("server", {}).get("extra_args", [])]
+
+    def fingerprint(self) -> dict[str, Any]:
+        return {
+            "engine": "llamacpp",
+            "weights_sha256": file_sha256(self.weights_path, self.state_dir / "hashes"),
+            "llama_cpp_python": llama_cpp_version(),
+            "flags": self.answer_flags(),
+        }
+
+    def launch_command(self, port: int) -> list[str]:
+        return [
+            sys.executable, "-m", "llama_cpp.server",
+            "--model", str(self.weights_path), "--model_alias", self.name,
+            "--host", "127.0.0.1", "--port", str(port),
+            "--n_threads", str(self.cfg.get("server", {}).get("threads", 2)),
+            *self.answer_flags(),
+        ]

@@ -1,0 +1,29 @@
+"""An already-running OpenAI-compatible endpoint (a hosted API, a server someone else started)."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from .base import Endpoint, Engine
+
+
+class OpenAIEndpointEngine(Engine):
+    """Talks to `base_url` as `model`; starts and stops nothing."""
+
+    def __init__(self, base_url: str, model: str, revision: str = "", api_key_env: str = "OPENAI_API_KEY"):
+        self.base_url = base_url.rstrip("/")
+        self.model = model
+        self.revision = revision
+        self.api_key_env = api_key_env
+
+    def fingerprint(self) -> dict[str, Any]:
+        # The URL is where the model runs, not what it is: moving a server keeps its cache.
+        return {"engine": "openai", "model": self.model, "revision": self.revision}
+
+    def open(self) -> Endpoint:
+        return Endpoint(self.base_url, self.model)
+
+    @property
+    def api_key(self) -> str:
+        return os.environ.get(self.api_key_env, "none")

@@ -1,0 +1,67 @@
+"""Runs one shared model server and stops it when no job has held a lease for a while.
+
+Started by ManagedServerEngine as `python -m slmbench.engines.supervisor --key-prefix P
+--idle-timeout S -- COMMAND...`; P is the common path of the server's lock, state,
+leases and log files.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from .managed import ServerFiles, locked
+
+
+def supervise(files: ServerFiles, command: list[str], idle_timeout_s: float, poll_s: float = 0.5) -> int:
+    with open(files.log, "ab") as log:
+        server = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
+    signal.signal(signal.SIGTERM, lambda *_: server.terminate())
+    idle_since = time.monotonic()
+    try:
+        while server.poll() is None:
+            time.sleep(poll_s)
+            if files.live_leases():
+                idle_since = time.monotonic()
+                continue
+            if time.monotonic() - idle_since < idle_timeout_s:
+                continue
+            with locked(files.lock):  # a job joining now would hold this lock
+                if files.live_leases() == 0:
+                    print(f"[supervisor] idle for {idle_timeout_s:.0f} s, stopping the server", file=sys.stderr, flush=True)
+                    files.state.unlink(missing_ok=True)
+                    break
+        else:
+            print(f"[supervisor] the server exited with code {server.returncode}", file=sys.stderr, flush=True)
+    finally:
+        with locked(files.lock):
+            state = files.read_state()
+            if state and state.get("supervisor_pid") == os.getpid():
+                files.state.unlink(missing_ok=True)
+        if server.poll() is None:
+            server.terminate()
+            try:
+                server.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                server.kill()
+    return server.returncode or 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--key-prefix", required=True)
+    parser.add_argument("--idle-timeout", type=float, required=True)
+    parser.add_argument("command", nargs=argparse.REMAINDER)
+    args = parser.parse_args(argv)
+    prefix = Path(args.key_prefix)
+    command = args.command[1:] if args.command[:1] == ["--"] else args.command
+    return supervise(ServerFiles(prefix.parent, prefix.name), command, args.idle_timeout)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

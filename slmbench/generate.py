@@ -1,0 +1,87 @@
+"""Runs one cell of the grid (model x paradigm x dataset) and writes its per-sample records."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+from typing import Any
+
+from . import registry
+from .answers import extract_answer
+from .cache import RequestCache
+from .client import ChatClient
+from .data import read_jsonl, sample_records, write_jsonl
+from .engines import make_engine
+from .paradigms import get_paradigm
+from .progress import Progress
+from .trace import SampleRun
+
+
+def cell_sampling(cell: dict[str, Any]) -> dict[str, Any]:
+    """The model's sampling settings, with the dataset's max_tokens where it sets one."""
+    sampling = dict(cell["model"]["sampling"])
+    if cell["dataset"].get("max_tokens"):
+        sampling["max_tokens"] = cell["dataset"]["max_tokens"]
+    return sampling
+
+
+def to_record(cell: dict[str, Any], spec: registry.DatasetSpec, sample: dict[str, Any], run: SampleRun) -> dict[str, Any]:
+    calls = run.llm_calls
+    return {
+        "id": sample["id"],
+        "model": cell["model"]["name"],
+        "paradigm": cell["paradigm"]["name"],
+        "dataset": spec.name,
+        "messages": calls[0].messages if calls else [],
+        "output": run.output,
+        "answer": extract_answer(spec, run.output, sample) if not run.failure else None,
+        "gold": sample["gold"],
+        "failure": run.failure,
+        "error": run.error,
+        "usage": run.usage(),
+        "llm_calls": len(calls),
+        "cache_hits": sum(c.cache_hit for c in calls),
+        # The sum of call and tool latencies: reproducible when a rerun replays the cache.
+        "latency_s": round(sum(getattr(c, "latency_s", 0.0) or getattr(c, "duration_s", 0.0) for c in run.trace), 4),
+        "trace": run.trace_dicts(),
+    }
+
+
+async def run_samples(cell, spec, samples, client: ChatClient, log) -> list[dict[str, Any]]:
+    paradigm = get_paradigm(cell["paradigm"]["kind"])
+    label = f"{cell['model']['name']}/{cell['paradigm']['name']}/{spec.name}"
+    progress = Progress(len(samples), label, log)
+
+    async def one(sample):
+        run = await paradigm(sample, spec, client.chat, cell["paradigm"])
+        progress.advance()
+        return to_record(cell, spec, sample, run)
+
+    return await asyncio.gather(*(one(s) for s in samples))
+
+
+def generate_cell(cell: dict[str, Any], dataset_path: str, out_path: str, *, settings: dict[str, Any], log=None) -> None:
+    """`cell` is the job's config slice (it decides the results); `settings` says how to run it."""
+    log = log or sys.stderr
+    spec = registry.get(cell["dataset"]["name"])
+    samples = sample_records(read_jsonl(dataset_path), cell["n_samples"], cell["seed"])
+    model = cell["model"]
+    engine = make_engine(model["name"], model, models_dir=Path(settings["models_dir"]), server=settings["server"], log=log)
+    client_cfg = settings["client"]
+    client = ChatClient(
+        engine.open, engine.fingerprint(), RequestCache(settings["cache_dir"]), cell_sampling(cell),
+        concurrency=client_cfg["concurrency"], timeout_s=client_cfg["timeout_s"],
+        retries=client_cfg["retries"], backoff_s=client_cfg["backoff_s"], api_key=getattr(engine, "api_key", "none"),
+    )
+    try:
+        records = asyncio.run(run_samples(cell, spec, samples, client, log))
+    finally:
+        engine.close()
+    failures = sum(bool(r["failure"]) for r in records)
+    print(
+        f"[generate] {len(records)} samples, {failures} failed; requests: {client.stats.sent} sent to the server "
+        f"({client.stats.retries} retries), {client.stats.cache_hits} answered from the cache",
+        file=log, flush=True,
+    )
+    write_jsonl(out_path, records)

@@ -1,0 +1,357 @@
+"""FinBen's metric for each dataset, computed from per-sample answers (see slmbench.answers).
+
+Every task type is scored in two steps: one item per sample (the work that touches text), then an
+aggregate over any list of items. The split lets the bootstrap in slmbench.analysis rescore
+resampled subsets without re-reading text. Unextractable answers (None) are counted in `n_missing`
+and score as wrong: an all-O tagging for NER, an empty summary, a label matching no gold class;
+TSA excludes them from the RMSE, as FinBen does.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from collections.abc import Callable, Sequence
+
+from slmbench.answers import as_list, bio_entities, parse_number
+from slmbench.registry import DatasetSpec
+
+_NOT_A_GOLD_LABEL = "\0not-a-gold-label"  # MCC: FinBen maps every prediction outside the gold labels to one class
+
+
+def score_dataset(spec: DatasetSpec, samples: list[dict], answers: list[object | None]) -> dict[str, float]:
+    """FinBen's metrics for one dataset: `spec.metric` plus extras, `n` and `n_missing`."""
+    items = _items(spec, samples, answers)
+    result = _AGGREGATE[spec.task_type](spec, items)
+    result["n"] = len(samples)
+    result["n_missing"] = sum(a is None for a in answers)
+    return result
+
+
+def sample_scores(spec: DatasetSpec, samples: list[dict], answers: list[object | None]) -> list[float | None]:
+    """Per-sample scores: 1/0 correctness (classification, QA), squared error (TSA; None when missing),
+    entity F1 (NER; 1 when neither side has an entity) or the primary ROUGE F-measure (summarization)."""
+    items = _items(spec, samples, answers)
+    return [_ITEM_SCORE[spec.task_type](spec, item) for item in items]
+
+
+def subset_scorer(spec: DatasetSpec, samples: list[dict], answers: list[object | None]) -> Callable[[Sequence[int]], float]:
+    """A function giving the primary metric on any (re)sample of row indices; text is parsed once."""
+    items = _items(spec, samples, answers)
+    aggregate = _AGGREGATE[spec.task_type]
+    return lambda indices: aggregate(spec, [items[i] for i in indices])[spec.metric]
+
+
+def _items(spec: DatasetSpec, samples: list[dict], answers: list[object | None]) -> list:
+    if len(samples) != len(answers):
+        raise ValueError(f"{spec.name}: {len(samples)} samples but {len(answers)} answers")
+    item = _ITEM[spec.task_type]
+    return [item(sample, answer) for sample, answer in zip(samples, answers)]
+
+
+# --- classification -------------------------------------------------------------------------------
+
+
+def _classification_item(sample: dict, answer):
+    prediction = None if answer is None else str(answer).lower()
+    return prediction, str(sample["gold"]).lower(), sample.get("label_type")
+
+
+def _classification_metrics(spec: DatasetSpec, items: list) -> dict[str, float]:
+    preds = [p for p, _, _ in items]
+    golds = [g for _, g, _ in items]
+    result = {
+        "accuracy": sum(p == g for p, g in zip(preds, golds)) / len(items) if items else math.nan,
+        "f1_weighted": f1_score(preds, golds, average="weighted"),
+        "f1_macro": f1_score(preds, golds, average="macro"),
+        "mcc": matthews_corrcoef(preds, golds),
+    }
+    if spec.metric == "avg_f1":
+        result["avg_f1"] = average_f1_by_type(items)
+    return result
+
+
+def f1_score(preds: Sequence, golds: Sequence, average: str) -> float:
+    """sklearn's `f1_score(golds, preds, labels=set(golds), average=...)` for "weighted" or "macro".
+
+    Predictions outside the gold labels (including None = unextractable) are false negatives of
+    their gold label and false positives of nothing, exactly as sklearn treats labels not listed.
+    """
+    labels = sorted(set(golds))
+    if not labels:
+        return math.nan
+    support = Counter(golds)
+    predicted = Counter(preds)
+    correct = Counter(g for p, g in zip(preds, golds) if p == g)
+    scores = []
+    for label in labels:
+        tp = correct[label]
+        denominator = predicted[label] + support[label]
+        scores.append(2 * tp / denominator if denominator else 0.0)
+    if average == "macro":
+        return sum(scores) / len(scores)
+    return sum(s * support[label] for s, label in zip(scores, labels)) / len(golds)
+
+
+def matthews_corrcoef(preds: Sequence, golds: Sequence) -> float:
+    """Multiclass MCC (sklearn/Gorodkin) with predictions outside the gold labels merged into one class, as FinBen does."""
+    gold_labels = set(golds)
+    preds = [p if p in gold_labels else _NOT_A_GOLD_LABEL for p in preds]
+    n = len(golds)
+    true_counts, pred_counts = Counter(golds), Counter(preds)
+    correct = sum(p == g for p, g in zip(preds, golds))
+    classes = set(true_counts) | set(pred_counts)
+    cov_tp = correct * n - sum(true_counts[c] * pred_counts[c] for c in classes)
+    cov_pp = n * n - sum(v * v for v in pred_counts.values())
+    cov_tt = n * n - sum(v * v for v in true_counts.values())
+    if cov_pp * cov_tt == 0:
+        return 0.0
+    return cov_tp / math.sqrt(cov_pp * cov_tt)
+
+
+def average_f1_by_type(items: list) -> float:
+    """FinBen Headlines `avg_f1`: the mean over label types of the weighted F1 within each type."""
+    by_type: dict[str, tuple[list, list]] = {}
+    for pred, gold, label_type in items:
+        preds, golds = by_type.setdefault(label_type, ([], []))
+        preds.append(pred)
+        golds.append(gold)
+    if not by_type:
+        return math.nan
+    return sum(f1_score(p, g, average="weighted") for p, g in by_type.values()) / len(by_type)
+
+
+def _classification_item_score(spec: DatasetSpec, item) -> float:
+    return float(item[0] == item[1])
+
+
+# --- regression (TSA) -----------------------------------------------------------------------------
+
+
+def _regression_item(sample: dict, answer):
+    return None if answer is None else float(answer), float(sample["gold"])
+
+
+def _regression_metrics(spec: DatasetSpec, items: list) -> dict[str, float]:
+    """FinBen TSA: RMSE over the parsed answers only; unparsable ones are reported as `missing`."""
+    errors = [(p - g) ** 2 for p, g in items if p is not None]
+    rmse = math.sqrt(sum(errors) / len(errors)) if errors else math.nan
+    return {"rmse": rmse, "missing": (len(items) - len(errors)) / len(items) if items else math.nan}
+
+
+def _regression_item_score(spec: DatasetSpec, item) -> float | None:
+    pred, gold = item
+    return None if pred is None else (pred - gold) ** 2
+
+
+# --- named entities -------------------------------------------------------------------------------
+
+
+def entities_to_bio(entities: list, tokens: list[str]) -> list[str]:
+    """Tag every occurrence of each entity's whitespace tokens in `tokens` as B-/I-TYPE.
+
+    This is FinBen's `process_text` (case-sensitive, every occurrence, later entities overwrite
+    earlier ones) done on token sequences instead of characters, so an entity cannot match part
+    of a word and an entity at the very end of the text is tagged too. Matching spans (rather than
+    comparing entity-string sets) keeps seqeval's semantics: repeated mentions count separately.
+    """
+    tags = ["O"] * len(tokens)
+    for name, kind in entities:
+        words = str(name).split()
+        if not words:
+            continue
+        for start in range(len(tokens) - len(words) + 1):
+            if tokens[start : start + len(words)] == words:
+                tags[start] = f"B-{kind}"
+                tags[start + 1 : start + len(words)] = [f"I-{kind}"] * (len(words) - 1)
+    return tags
+
+
+def _ner_item(sample: dict, answer):
+    """(true positives, predicted, gold) entity chunk counts for one sentence (seqeval, default mode)."""
+    tokens = as_list(sample["tokens"]) if sample.get("tokens") is not None else sample["text"].split()
+    if sample.get("label") is not None:
+        gold_tags = as_list(sample["label"])
+    else:
+        gold_tags = entities_to_bio(as_list(sample["gold"]), tokens)
+    gold = set(bio_entities(gold_tags))
+    pred = set(bio_entities(entities_to_bio(answer or [], tokens)))
+    return len(gold & pred), len(pred), len(gold)
+
+
+def _ner_metrics(spec: DatasetSpec, items: list) -> dict[str, float]:
+    """seqeval's micro-averaged entity precision, recall and F1 over all sentences."""
+    tp = sum(t for t, _, _ in items)
+    predicted = sum(p for _, p, _ in items)
+    gold = sum(g for _, _, g in items)
+    precision = tp / predicted if predicted else 0.0
+    recall = tp / gold if gold else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return {"entity_f1": f1, "entity_precision": precision, "entity_recall": recall}
+
+
+def _ner_item_score(spec: DatasetSpec, item) -> float:
+    tp, predicted, gold = item
+    return 1.0 if predicted == gold == 0 else 2 * tp / (predicted + gold)
+
+
+# --- question answering ---------------------------------------------------------------------------
+
+
+def answers_match(prediction: str, gold: str) -> bool:
+    """Exact match, tolerant of formatting and number rounding.
+
+    FinBen's QA `acc` is `output.strip() == gold`, which small models almost never meet for numbers
+    (FinQA golds are unrounded program results such as 0.72825). Here an answer also matches when
+    its normalized text is equal, or both are single numbers equal after rounding to 2 decimals
+    (TAT-QA's official rule; no relative tolerance, which would equate years such as 2018 and 2019);
+    a prediction written with '%' also matches as a fraction (FinQA stores 93.5 % as 0.935).
+    Multi-span golds (one span per line) match when every gold line is matched by a different
+    predicted line.
+    """
+    gold_lines = [line for line in gold.splitlines() if line.strip()]
+    pred_lines = [line for line in prediction.splitlines() if line.strip()]
+    if len(gold_lines) <= 1:
+        return _span_matches(prediction, gold)
+    if len(pred_lines) != len(gold_lines):
+        return False
+    unmatched = list(pred_lines)
+    for gold_line in gold_lines:
+        hit = next((p for p in unmatched if _span_matches(p, gold_line)), None)
+        if hit is None:
+            return False
+        unmatched.remove(hit)
+    return True
+
+
+def _span_matches(prediction: str, gold: str) -> bool:
+    if _normalize_text(prediction) == _normalize_text(gold):
+        return True
+    pred_value, gold_value = parse_number(prediction), parse_number(gold)
+    if pred_value is None or gold_value is None:
+        return False
+    candidates = [pred_value, pred_value / 100] if "%" in prediction else [pred_value]
+    return any(round(value, 2) == round(gold_value, 2) for value in candidates)
+
+
+def _normalize_text(text: str) -> str:
+    return " ".join(text.lower().split()).strip(" .\"'")
+
+
+def _qa_item(sample: dict, answer):
+    gold = str(sample["gold"])
+    if answer is None:
+        return 0.0, 0.0
+    return float(answers_match(str(answer), gold)), float(str(answer).strip() == gold.strip())
+
+
+def _qa_metrics(spec: DatasetSpec, items: list) -> dict[str, float]:
+    n = len(items)
+    return {
+        "exact_match": sum(m for m, _ in items) / n if n else math.nan,
+        "exact_match_strict": sum(s for _, s in items) / n if n else math.nan,
+    }
+
+
+def _qa_item_score(spec: DatasetSpec, item) -> float:
+    return item[0]
+
+
+# --- summarization --------------------------------------------------------------------------------
+
+
+def rouge_tokens(text: str) -> list[str]:
+    """rouge-score's default tokenizer: lower-case, split on anything not [a-z0-9], no stemming (FinBen's setting)."""
+    return re.sub(r"[^a-z0-9]+", " ", text.lower()).split()
+
+
+def rouge_scores(prediction: str, reference: str) -> dict[str, float]:
+    """ROUGE-1, ROUGE-2 and ROUGE-L F-measures of one prediction, as rouge-score computes them."""
+    pred, ref = rouge_tokens(prediction), rouge_tokens(reference)
+    scores = {f"rouge{n}": _fmeasure(_ngram_overlap(pred, ref, n), len(pred) - n + 1, len(ref) - n + 1) for n in (1, 2)}
+    scores["rougeL"] = _fmeasure(lcs_length(pred, ref), len(pred), len(ref)) if pred and ref else 0.0
+    return scores
+
+
+def _ngram_overlap(pred: list[str], ref: list[str], n: int) -> int:
+    def grams(tokens: list[str]) -> Counter:
+        return Counter(tuple(tokens[i : i + n]) for i in range(len(tokens) - n + 1))
+
+    return sum((grams(pred) & grams(ref)).values())
+
+
+def _fmeasure(overlap: int, n_pred: int, n_ref: int) -> float:
+    precision = overlap / max(n_pred, 1)
+    recall = overlap / max(n_ref, 1)
+    return 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+
+
+def lcs_length(a: Sequence, b: Sequence) -> int:
+    """Longest common subsequence length, bit-parallel (Hyyrö 2004): O(len(a) * len(b) / wordsize)."""
+    masks: dict = {}
+    for i, token in enumerate(a):
+        masks[token] = masks.get(token, 0) | (1 << i)
+    full = (1 << len(a)) - 1
+    row = full
+    for token in b:
+        matches = row & masks.get(token, 0)
+        row = ((row + matches) | (row - matches)) & full
+    return len(a) - row.bit_count()
+
+
+def selected_sentences(text: str, labels: Sequence[int]) -> str:
+    """FinBen ECTSum: the sentences (lines of `text`) whose label is 1, joined by newlines."""
+    sentences = text.split("\n")
+    return "\n".join(s for s, keep in zip(sentences, labels) if int(keep) == 1)
+
+
+def _extractive_item(sample: dict, answer):
+    """ROUGE of the predicted selection against the gold selection (FinBen; the bullet summary is not used).
+
+    FinBen compares its parsed lines to the integer 1 as strings, which never matches, so its own
+    predicted summaries are empty; here lines are read as integers, the evident intent.
+    """
+    gold_labels = as_list(sample["label"]) if sample.get("label") is not None else str(sample["gold"]).split("\n")
+    reference = selected_sentences(sample["text"], gold_labels)
+    return rouge_scores(selected_sentences(sample["text"], answer or []), reference)
+
+
+def _abstractive_item(sample: dict, answer):
+    return rouge_scores(answer or "", str(sample["gold"]))
+
+
+def _summarization_metrics(spec: DatasetSpec, items: list) -> dict[str, float]:
+    """Mean per-sample F-measures (FinBen's `evaluate` rouge reports the bootstrap median of this mean)."""
+    n = len(items)
+    return {key: sum(item[key] for item in items) / n if n else math.nan for key in ("rouge1", "rouge2", "rougeL")}
+
+
+def _summarization_item_score(spec: DatasetSpec, item) -> float:
+    return item[spec.metric]
+
+
+_ITEM = {
+    "classification": _classification_item,
+    "regression": _regression_item,
+    "ner": _ner_item,
+    "qa": _qa_item,
+    "extractive_summarization": _extractive_item,
+    "abstractive_summarization": _abstractive_item,
+}
+_AGGREGATE = {
+    "classification": _classification_metrics,
+    "regression": _regression_metrics,
+    "ner": _ner_metrics,
+    "qa": _qa_metrics,
+    "extractive_summarization": _summarization_metrics,
+    "abstractive_summarization": _summarization_metrics,
+}
+_ITEM_SCORE = {
+    "classification": _classification_item_score,
+    "regression": _regression_item_score,
+    "ner": _ner_item_score,
+    "qa": _qa_item_score,
+    "extractive_summarization": _summarization_item_score,
+    "abstractive_summarization": _summarization_item_score,
+}

@@ -1,0 +1,34 @@
+"""The three ways of deploying a model that the study compares, by name.
+
+Each paradigm is `async run(sample, spec, chat, settings) -> SampleRun`; a paradigm's
+config entry picks one with `kind`, so variants (say, a 3-turn agent) are config only.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Awaitable, Callable
+
+from .registry import DatasetSpec
+from .trace import ChatError, ChatFn, SampleRun
+
+ParadigmFn = Callable[[dict[str, Any], DatasetSpec, ChatFn, dict[str, Any]], Awaitable[SampleRun]]
+
+
+async def run_base(sample: dict[str, Any], spec: DatasetSpec, chat: ChatFn, settings: dict[str, Any]) -> SampleRun:
+    """Paradigm 1: FinBen's prompt as one user message, the reply is the answer."""
+    run = SampleRun()
+    try:
+        call = await chat([{"role": "user", "content": sample["query"]}], "base")
+    except ChatError as e:
+        return run.fail(e.kind, str(e))
+    run.trace.append(call)
+    run.output = call.output.strip()
+    if not run.output:
+        run.fail("no_final_answer", f"empty reply (finish_reason {call.finish_reason!r})")
+    return run
+
+
+def get_paradigm(kind: str) -> ParadigmFn:
+    if kind == "base":
+        return run_base
+    raise KeyError(f"unknown paradigm kind {kind!r}; known: base")

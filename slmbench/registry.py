@@ -1,0 +1,104 @@
+"""The FinBen/FLARE datasets the study evaluates, with the facts scoring needs.
+
+Each entry says where a dataset lives on the hub, which split FinBen evaluates,
+what kind of answer the model must give, and which metric FinBen reports for it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+CATEGORIES = (
+    "sentiment",
+    "classification",
+    "ner",
+    "qa",
+    "stock_movement",
+    "credit_scoring",
+    "fraud_bankruptcy",
+    "summarization",
+)
+
+# How a model's output is turned into an answer (see slmbench.answers).
+TASK_TYPES = (
+    "classification",  # one label out of `choices`
+    "regression",  # a number in [-1, 1] (TSA)
+    "ner",  # a list of [entity, type]
+    "qa",  # a short answer string or number
+    "extractive_summarization",  # one 0/1 per source sentence (ECTSum)
+    "abstractive_summarization",  # free text (EDTSum)
+)
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """One FinBen dataset: hub location, task kind and FinBen's primary metric."""
+
+    name: str
+    hub_id: str
+    category: str
+    task_type: str
+    metric: str
+    higher_is_better: bool = True
+    split: str = "test"
+    choices: tuple[str, ...] = ()
+    extra_metrics: tuple[str, ...] = field(default=())
+
+    def __post_init__(self):
+        if self.category not in CATEGORIES:
+            raise ValueError(f"{self.name}: unknown category {self.category!r}")
+        if self.task_type not in TASK_TYPES:
+            raise ValueError(f"{self.name}: unknown task type {self.task_type!r}")
+
+
+_CLS = ("accuracy", "f1_weighted", "f1_macro", "mcc")
+_SENTIMENT = ("positive", "negative", "neutral")
+_MOVE = ("Rise", "Fall")
+_CREDIT = ("good", "bad")
+
+DATASETS: dict[str, DatasetSpec] = {
+    s.name: s
+    for s in [
+        DatasetSpec("fpb", "TheFinAI/flare-fpb", "sentiment", "classification", "f1_weighted", choices=_SENTIMENT, extra_metrics=_CLS),
+        DatasetSpec("fiqasa", "TheFinAI/flare-fiqasa", "sentiment", "classification", "f1_weighted", choices=_SENTIMENT, extra_metrics=_CLS),
+        DatasetSpec("tsa", "TheFinAI/flare-tsa", "sentiment", "regression", "rmse", higher_is_better=False),
+        DatasetSpec("fomc", "TheFinAI/finben-fomc", "classification", "classification", "f1_weighted", choices=("dovish", "hawkish", "neutral"), extra_metrics=_CLS),
+        DatasetSpec("headlines", "TheFinAI/flare-headlines", "classification", "classification", "avg_f1", choices=("Yes", "No"), extra_metrics=_CLS),
+        DatasetSpec(
+            "multifin_en",
+            "TheFinAI/flare-multifin-en",
+            "classification",
+            "classification",
+            "f1_weighted",
+            choices=("Finance", "Technology", "Tax & Accounting", "Business & Management", "Government & Controls", "Industry"),
+            extra_metrics=_CLS,
+        ),
+        DatasetSpec("ner", "TheFinAI/flare-ner", "ner", "ner", "entity_f1"),
+        DatasetSpec("finer_ord", "TheFinAI/finben-finer-ord", "ner", "ner", "entity_f1"),
+        DatasetSpec("finqa", "TheFinAI/flare-finqa", "qa", "qa", "exact_match"),
+        DatasetSpec("convfinqa", "TheFinAI/flare-convfinqa", "qa", "qa", "exact_match"),
+        DatasetSpec("tatqa", "TheFinAI/flare-tatqa", "qa", "qa", "exact_match"),
+        DatasetSpec("acl18", "TheFinAI/flare-sm-acl", "stock_movement", "classification", "accuracy", choices=_MOVE, extra_metrics=_CLS),
+        DatasetSpec("bigdata22", "TheFinAI/flare-sm-bigdata", "stock_movement", "classification", "accuracy", choices=_MOVE, extra_metrics=_CLS),
+        DatasetSpec("cikm18", "TheFinAI/flare-sm-cikm", "stock_movement", "classification", "accuracy", choices=_MOVE, extra_metrics=_CLS),
+        DatasetSpec("german", "TheFinAI/flare-german", "credit_scoring", "classification", "f1_weighted", choices=_CREDIT, extra_metrics=_CLS),
+        DatasetSpec("australian", "TheFinAI/flare-australian", "credit_scoring", "classification", "f1_weighted", choices=_CREDIT, extra_metrics=_CLS),
+        DatasetSpec("polish", "TheFinAI/cra-polish", "fraud_bankruptcy", "classification", "f1_weighted", choices=("no", "yes"), extra_metrics=_CLS),
+        DatasetSpec("taiwan", "TheFinAI/cra-taiwan", "fraud_bankruptcy", "classification", "f1_weighted", choices=("no", "yes"), extra_metrics=_CLS),
+        DatasetSpec("ccfraud", "TheFinAI/cra-ccfraud", "fraud_bankruptcy", "classification", "f1_weighted", choices=_CREDIT, extra_metrics=_CLS),
+        DatasetSpec("travelinsurance", "TheFinAI/cra-travelinsurace", "fraud_bankruptcy", "classification", "f1_weighted", choices=("yes", "no"), extra_metrics=_CLS),
+        DatasetSpec("ectsum", "TheFinAI/flare-ectsum", "summarization", "extractive_summarization", "rouge1", extra_metrics=("rouge1", "rouge2", "rougeL")),
+        DatasetSpec("edtsum", "TheFinAI/flare-edtsum", "summarization", "abstractive_summarization", "rouge1", extra_metrics=("rouge1", "rouge2", "rougeL")),
+    ]
+}
+
+# The 20 datasets of the paper's grid (ccfraud and travelinsurance are extra FinBen sets).
+PAPER_DATASETS = tuple(n for n in DATASETS if n not in ("ccfraud", "travelinsurance"))
+
+
+def get(name: str) -> DatasetSpec:
+    """Look a dataset up by its short name, with an error that lists the known ones."""
+    try:
+        return DATASETS[name]
+    except KeyError:
+        raise KeyError(f"unknown dataset {name!r}; known datasets: {', '.join(sorted(DATASETS))}") from None

@@ -1,0 +1,233 @@
+"""The paper's aggregates and the added statistics, on frames small enough to compute by hand."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from slmbench.analysis import (
+    adjust_pvalues,
+    bootstrap_ci,
+    bootstrap_nrq,
+    cell_score_ci,
+    compare_paradigms,
+    composite_z,
+    config_summary,
+    dataset_gains,
+    leading_advantage,
+    nrq,
+    pareto_frontier,
+    table2,
+    table2_ci,
+)
+from slmbench.metrics import subset_scorer
+from slmbench.registry import DATASETS
+
+# dataset -> (category, higher_is_better)
+_DATASETS = {"d1": ("A", True), "d2": ("A", True), "d3": ("B", False), "d4": ("B", True)}
+
+
+def _cells(scores: dict, costs: dict | None = None) -> pd.DataFrame:
+    """scores: {(model, paradigm): [d1, d2, d3, d4]}; costs: {(model, paradigm): (completion, latency, tokens, tok/s, energy)}."""
+    rows = []
+    for (model, paradigm), values in scores.items():
+        cost = (costs or {}).get((model, paradigm), (1.0, 1.0, 100.0, 10.0, np.nan))
+        for (dataset, (category, hib)), score in zip(_DATASETS.items(), values):
+            rows.append(
+                {
+                    "model": model, "paradigm": paradigm, "dataset": dataset, "category": category,
+                    "metric": "rmse" if not hib else "f1", "higher_is_better": hib, "score": score,
+                    "completion_rate": cost[0], "latency_mean_s": cost[1], "tokens_per_sample": cost[2],
+                    "tokens_per_s": cost[3], "energy_mj_per_token": cost[4],
+                }
+            )  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+ONE_MODEL = {("m1", "base"): [0.5, 0.8, 0.4, 0.7], ("m1", "single"): [0.6, 0.4, 0.2, 0.7]}
+
+
+def _value(frame, column, **where):
+    mask = np.logical_and.reduce([frame[k] == v for k, v in where.items()])
+    return frame.loc[mask, column].item()
+
+
+def test_nrq_averages_within_then_over_categories_with_lower_is_better_flipped():
+    cells = _cells(ONE_MODEL)
+    gains = dataset_gains(cells)
+    # d1: (0.6-0.5)/0.5 = 0.2; d2: (0.4-0.8)/0.8 = -0.5; d3 RMSE: (0.2-0.4)/0.4 = -0.5 -> flipped +0.5; d4: 0
+    assert _value(gains, "gain", paradigm="single", dataset="d3") == pytest.approx(0.5)
+    # category A: (0.2 - 0.5)/2 = -0.15; category B: (0.5 + 0)/2 = 0.25; NRQ = (-0.15 + 0.25)/2 = 0.05
+    result = nrq(cells)
+    assert _value(result, "nrq", paradigm="single") == pytest.approx(0.05)
+    assert _value(result, "nrq", paradigm="base") == 0.0
+
+
+def test_nrq_skips_datasets_without_a_base_score():
+    cells = _cells(ONE_MODEL)
+    cells.loc[(cells.paradigm == "base") & (cells.dataset == "d4"), "score"] = np.nan
+    # category B now has only d3 (+0.5): NRQ = (-0.15 + 0.5)/2 = 0.175
+    assert _value(nrq(cells), "nrq", paradigm="single") == pytest.approx(0.175)
+
+
+def test_composite_z_orients_lower_is_better_and_handles_zero_sigma():
+    # Two configurations per dataset -> z = +1 for the better, -1 for the worse; d4 ties -> sigma 0 -> z 0.
+    # single: d1 +1, d2 -1, d3 (RMSE 0.2 < 0.4) +1, d4 0 -> 1/4; base: -1/4.
+    result = composite_z(_cells(ONE_MODEL))
+    assert _value(result, "composite_z", paradigm="single") == pytest.approx(0.25)
+    assert _value(result, "composite_z", paradigm="base") == pytest.approx(-0.25)
+
+
+def test_leading_advantage_per_model():
+    # oriented means: base (0.5+0.8-0.4+0.7)/4 = 0.4; single (0.6+0.4-0.2+0.7)/4 = 0.375
+    # advantage = (0.4-0.375)/0.375*100 = 6.667 %
+    result = leading_advantage(_cells(ONE_MODEL), by="model")
+    row = result.iloc[0]
+    assert row["best_paradigm"] == "base" and row["second_paradigm"] == "single"
+    assert row["leading_advantage_pct"] == pytest.approx(100 * 0.025 / 0.375)
+
+
+def test_leading_advantage_per_category():
+    # category A: base (0.5+0.8)/2 = 0.65, single 0.5 -> (0.65-0.5)/0.5 = 30 %
+    # category B: base (-0.4+0.7)/2 = 0.15, single (-0.2+0.7)/2 = 0.25 -> (0.25-0.15)/0.15 = 66.67 %
+    result = leading_advantage(_cells(ONE_MODEL), by="category").set_index("category")
+    assert result.loc["A", "best_paradigm"] == "base"
+    assert result.loc["A", "leading_advantage_pct"] == pytest.approx(30.0)
+    assert result.loc["B", "best_paradigm"] == "single"
+    assert result.loc["B", "leading_advantage_pct"] == pytest.approx(100 * 0.1 / 0.15)
+
+
+TWO_MODELS = {**ONE_MODEL, ("m2", "base"): [0.5, 0.5, 0.5, 0.5], ("m2", "single"): [1.0, 0.5, 0.5, 0.5]}
+COSTS = {
+    ("m1", "base"): (1.0, 10.0, 1000.0, 100.0, 2.0),
+    ("m1", "single"): (0.8, 20.0, 3000.0, 300.0, np.nan),
+    ("m2", "base"): (0.9, 12.0, 2000.0, 200.0, 1.0),
+    ("m2", "single"): (0.6, 30.0, 5000.0, 500.0, 0.5),
+}
+
+
+def test_table2_means_nrq_over_models_and_costs_over_cells():
+    table = table2(_cells(TWO_MODELS, COSTS))
+    # m2 single: d1 gain (1.0-0.5)/0.5 = 1 -> category A 0.5, category B 0 -> NRQ 0.25; m1 single 0.05.
+    assert table.loc["single", "nrq"] == pytest.approx((0.05 + 0.25) / 2)
+    assert table.loc["base", "nrq"] == 0.0
+    assert table.loc["single", "completion_rate"] == pytest.approx(0.7)
+    assert table.loc["single", "latency_mean_s"] == pytest.approx(25.0)
+    assert table.loc["single", "tokens_per_sample"] == pytest.approx(4000.0)
+    assert table.loc["base", "tokens_per_s"] == pytest.approx(150.0)
+    assert table.loc["single", "energy_mj_per_token"] == pytest.approx(0.5)  # NaN skipped
+
+
+def test_table2_ci_brackets_the_estimate_and_is_reproducible():
+    cells = _cells(TWO_MODELS, COSTS)
+    first = table2_ci(cells, n_boot=100, seed=3)
+    assert first.equals(table2_ci(cells, n_boot=100, seed=3))
+    latency = first.set_index(["paradigm", "column"]).loc[("single", "latency_mean_s")]
+    assert latency["estimate"] == pytest.approx(25.0)
+    # only two models: each replicate mean is 20, 25 or 30
+    assert 20.0 <= latency["ci_low"] <= latency["estimate"] <= latency["ci_high"] <= 30.0
+    one = table2_ci(_cells(ONE_MODEL), n_boot=20).set_index(["paradigm", "column"])
+    assert one.loc[("single", "nrq"), "ci_low"] == one.loc[("single", "nrq"), "ci_high"] == pytest.approx(0.05)
+
+
+def test_pareto_frontier_keeps_non_dominated_configurations():
+    configs = pd.DataFrame(
+        {
+            "name": ["A", "B", "C", "D", "E", "F"],
+            "quality": [1.0, 2.0, 1.5, 0.5, 2.0, np.nan],
+            "cost": [10.0, 20.0, 30.0, 10.0, 20.0, 1.0],
+        }
+    )
+    # C is beaten by B (better and cheaper), D by A (same cost, better); B and E tie and both stay; F has no quality.
+    frontier = pareto_frontier(configs, quality="quality", cost="cost")
+    assert list(frontier["name"]) == ["A", "B", "E"]
+
+
+def test_config_summary_feeds_the_frontier():
+    summary = config_summary(_cells(TWO_MODELS, COSTS))
+    assert set(summary.columns) >= {"model", "paradigm", "nrq", "composite_z", "tokens_per_sample"}
+    assert len(summary) == 4
+    frontier = pareto_frontier(summary, quality="nrq", cost="tokens_per_sample")
+    # m1 base (NRQ 0, 1000 tokens) is cheapest; m2 single (NRQ 0.25) is the best; m1 single (0.05, 3000) is
+    # beaten by nothing cheaper with NRQ >= 0.05 -> also on the frontier; m2 base (0, 2000) is dominated by m1 base.
+    assert list(zip(frontier["model"], frontier["paradigm"])) == [("m1", "base"), ("m1", "single"), ("m2", "single")]
+
+
+def test_adjust_pvalues_holm_and_bh():
+    p = [0.01, 0.04, 0.03, 0.2]
+    # Holm: sorted 0.01, 0.03, 0.04, 0.2 times 4, 3, 2, 1 = 0.04, 0.09, 0.08, 0.2 -> running max 0.04, 0.09, 0.09, 0.2
+    assert adjust_pvalues(p, "holm") == pytest.approx([0.04, 0.09, 0.09, 0.2])
+    # BH: p * m / rank = 0.04, 0.06, 0.0533, 0.2 -> running min from the top: 0.04, 0.0533, 0.0533, 0.2
+    assert adjust_pvalues(p, "bh") == pytest.approx([0.04, 0.16 / 3, 0.16 / 3, 0.2])
+    assert adjust_pvalues([0.5, 0.9], "holm") == pytest.approx([1.0, 1.0])  # capped at 1
+    with pytest.raises(ValueError):
+        adjust_pvalues(p, "bonferroni-ish")
+
+
+def test_bootstrap_ci_of_a_mean():
+    values = np.array([0.0, 1.0] * 10)
+    estimate, low, high = bootstrap_ci(lambda idx: values[idx].mean(), len(values), n_boot=500, seed=1)
+    assert estimate == 0.5
+    assert 0.2 < low < 0.5 < high < 0.8
+    assert bootstrap_ci(lambda idx: values[idx].mean(), len(values), n_boot=500, seed=1) == (estimate, low, high)
+    assert bootstrap_ci(lambda idx: 1.0, 5, n_boot=10) == (1.0, 1.0, 1.0)
+
+
+def test_cell_score_ci_for_rmse_with_missing_answers():
+    spec = DATASETS["tsa"]
+    samples = [{"gold": 0.0}] * 4
+    answers = [0.1, None, 0.3, None]
+    # RMSE over the two parsed answers = sqrt((0.01 + 0.09)/2) = sqrt(0.05); resamples of only missing rows are dropped.
+    score, low, high = cell_score_ci(spec, samples, answers, n_boot=300)
+    assert score == pytest.approx(np.sqrt(0.05))
+    assert 0.1 - 1e-12 <= low <= score <= high <= 0.3 + 1e-12
+
+
+def _fpb_samples(n):
+    return [{"gold": "positive" if i % 2 else "negative"} for i in range(n)]
+
+
+def test_compare_paradigms_detects_a_clear_difference():
+    samples = _fpb_samples(30)
+    good = [s["gold"] for s in samples]
+    bad = ["neutral"] * 30
+    result = compare_paradigms(DATASETS["fpb"], samples, good, bad, n_resamples=500)
+    assert result["diff"] == pytest.approx(1.0)  # weighted F1 1 vs 0
+    assert result["ci_low"] > 0.5
+    assert result["p_value"] == pytest.approx(1 / 501)  # no random swap of 30 pairs reaches |diff| = 1
+
+
+def test_compare_paradigms_on_identical_answers_finds_nothing():
+    samples = _fpb_samples(10)
+    answers = ["positive"] * 10
+    result = compare_paradigms(DATASETS["fpb"], samples, answers, answers, n_resamples=100)
+    assert result["diff"] == 0.0 and result["p_value"] == 1.0
+    assert result["ci_low"] == result["ci_high"] == 0.0
+
+
+def test_compare_paradigms_sign_for_lower_is_better():
+    spec = DATASETS["tsa"]
+    samples = [{"gold": 0.0}] * 6
+    result = compare_paradigms(spec, samples, [0.1] * 6, [0.5] * 6, n_resamples=200)
+    assert result["diff"] == pytest.approx(0.1 - 0.5)  # A has the lower RMSE: negative favours A
+
+
+def test_bootstrap_nrq_is_paired_and_brackets_the_point_estimate():
+    spec = DATASETS["fpb"]
+    samples = _fpb_samples(20)
+    golds = [s["gold"] for s in samples]
+    base_answers = golds[:10] + ["neutral"] * 10
+    single_answers = golds[:15] + ["neutral"] * 5
+    cells = pd.DataFrame(
+        [
+            {"model": "m", "paradigm": p, "dataset": "fpb", "category": "sentiment", "higher_is_better": True, "score": subset_scorer(spec, samples, a)(range(20))}
+            for p, a in (("base", base_answers), ("single", single_answers))
+        ]
+    )
+    scorers = {("m", p, "fpb"): subset_scorer(spec, samples, a) for p, a in (("base", base_answers), ("single", single_answers))}
+    result = bootstrap_nrq(cells, scorers, {"fpb": 20}, n_boot=100, seed=0)
+    single = result.set_index("paradigm").loc["single"]
+    assert single["nrq"] == pytest.approx(_value(nrq(cells), "nrq", paradigm="single"))
+    assert single["ci_low"] <= single["nrq"] <= single["ci_high"]
+    assert single["ci_low"] > 0  # single is right on every sample base is right on: paired resamples never favour base
+    base = result.set_index("paradigm").loc["base"]
+    assert base["ci_low"] == base["ci_high"] == 0.0

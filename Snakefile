@@ -8,6 +8,7 @@ include: "rules/data.smk"
 include: "rules/generate.smk"
 include: "rules/score.smk"
 include: "rules/report.smk"
+include: "rules/traces.smk"
 
 
 report: "report/workflow.rst"
@@ -17,10 +18,14 @@ localrules:
     all,
     download,
     aggregate,
+    analyze,
     plot,
+    trace_page,
+    search_index,
 
 
 rule all:
     default_target: True
     input:
         final_outputs(),
+        trace_pages(),

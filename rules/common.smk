@@ -1,6 +1,12 @@
 """Config loading and the input functions that turn it into the grid of cells."""
 
-from slmbench.config import cell_slice, dataset_slice, grid, load_workflow_config
+from slmbench.config import (
+    cell_slice,
+    dataset_slice,
+    grid,
+    load_workflow_config,
+    search_corpus,
+)
 
 # In place: rules and scripts see the same (validated, defaults filled) dict.
 config.update(load_workflow_config(config, workflow))
@@ -17,6 +23,18 @@ def generation_params(wildcards):
     return cell_slice(config, wildcards.model, wildcards.paradigm, wildcards.dataset)
 
 
+def search_index_input(wildcards):
+    """Agent paradigms search a local BM25 index; the base paradigm needs none."""
+    kind = config["paradigms"][wildcards.paradigm]["kind"]
+    return [] if kind == "base" else ["resources/search_index"]
+
+
+def generation_env(wildcards):
+    """SGLang models generate in the GPU environment; the others need only the light one."""
+    engine = config["models"][wildcards.model]["engine"]
+    return "../envs/sglang.yaml" if engine == "sglang" else "../envs/slmbench.yaml"
+
+
 def download_params(wildcards):
     return dataset_slice(config, wildcards.dataset)
 
@@ -25,10 +43,38 @@ def score_inputs(suffix):
     return [f"results/scores/{m}/{p}/{d}.{suffix}" for m, p, d in grid(config)]
 
 
+def trace_pages():
+    return [f"results/traces/{m}/{p}/{d}.html" for m, p, d in grid(config)]
+
+
 def final_outputs():
+    tables = [
+        "paradigms",
+        "nrq",
+        "composite_z",
+        "leading_advantage",
+        "comparisons",
+        "pareto",
+    ]
+    figures = [
+        "score_by_model",
+        "quality_vs_cost",
+        "best_paradigm",
+        "failures",
+        "pareto",
+        "nrq_vs_size",
+    ]
     return [
         "results/tables/cells.csv",
         "results/tables/cells.html",
         "results/tables/samples.parquet",
-        "results/plots/score_by_model.png",
+        "results/summary.json",
+        *[
+            f"results/tables/{t}.{ext}"
+            for t in tables
+            for ext in ("csv", "parquet", "html")
+        ],
+        "results/tables/costs.html",
+        "results/tables/failures.html",
+        *[f"results/plots/{f}.png" for f in figures],
     ]

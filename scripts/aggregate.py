@@ -5,7 +5,7 @@ from pathlib import Path
 from slmbench.tables import cells_html, cells_table, samples_table
 
 with open(snakemake.log[0], "w") as log:
-    cells = cells_table(snakemake.input.summaries)
+    cells = cells_table(snakemake.input.summaries, labels=snakemake.params.labels)
     cells.to_csv(snakemake.output.csv, index=False)
     cells.to_parquet(snakemake.output.parquet, index=False)
     samples_table(snakemake.input.samples).to_parquet(snakemake.output.samples, index=False)

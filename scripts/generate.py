@@ -4,4 +4,8 @@ from slmbench.config import run_settings
 from slmbench.generate import generate_cell
 
 with open(snakemake.log[0], "w") as log:
-    generate_cell(snakemake.params.cell, snakemake.input.dataset, snakemake.output[0], settings=run_settings(snakemake.config), log=log)
+    index = list(snakemake.input.index)
+    generate_cell(
+        snakemake.params.cell, snakemake.input.dataset, snakemake.output[0],
+        settings=run_settings(snakemake.config), search_index=index[0] if index else None, log=log,
+    )

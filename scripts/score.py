@@ -3,11 +3,14 @@
 import json
 
 from slmbench.data import read_jsonl, write_jsonl
+from slmbench.energy import read_meta
 from slmbench.score import score_cell
 
 with open(snakemake.log[0], "w") as log:
-    summary, rows = score_cell(read_jsonl(snakemake.input.generations), read_jsonl(snakemake.input.dataset))
+    meta = read_meta(snakemake.input.meta)  # the generation job's energy and hardware
+    summary, rows = score_cell(read_jsonl(snakemake.input.generations), read_jsonl(snakemake.input.dataset), meta)
     print(f"[score] {summary['model']}/{summary['paradigm']}/{summary['dataset']}: {summary['metric']} = {summary['score']:.4f}", file=log)
+    print(f"[score] energy: {summary['energy_note']}", file=log)
     with open(snakemake.output.summary, "w") as f:
         json.dump(summary, f, indent=2)
     write_jsonl(snakemake.output.samples, rows)

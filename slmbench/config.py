@@ -21,8 +21,10 @@ SCHEMA_PATH = ROOT / "schemas" / "config.schema.yaml"
 DEFAULT_CONFIG = ROOT / "config.yaml"
 
 
-# Model settings that only label results (plots, tables); changing them reruns no generation.
+# Model settings that only label results (plots, tables) or say how to run the server
+# (threads, GPU memory, metrics): changing them reruns no generation.
 LABEL_KEYS = ("family", "size_b")
+RUN_ONLY_KEYS = {"server": ("threads",), "sglang": ("mem_fraction_static", "enable_metrics", "served_model_name")}
 
 
 class ConfigError(ValueError):
@@ -108,9 +110,18 @@ def dataset_slice(config: dict[str, Any], dataset: str) -> dict[str, Any]:
     return {"name": dataset, "hub_id": entry.get("hub_id", spec.hub_id), "split": entry.get("split", spec.split)}
 
 
+def model_slice(config: dict[str, Any], model: str) -> dict[str, Any]:
+    """The model settings that can change its answers."""
+    entry = {k: v for k, v in config["models"][model].items() if k not in LABEL_KEYS}
+    for section, keys in RUN_ONLY_KEYS.items():
+        if isinstance(entry.get(section), dict):
+            entry[section] = {k: v for k, v in entry[section].items() if k not in keys}
+    return {"name": model, **entry}
+
+
 def cell_slice(config: dict[str, Any], model: str, paradigm: str, dataset: str) -> dict[str, Any]:
     return {
-        "model": {"name": model, **{k: v for k, v in config["models"][model].items() if k not in LABEL_KEYS}},
+        "model": model_slice(config, model),
         "paradigm": {"name": paradigm, **config["paradigms"][paradigm]},
         "dataset": {**dataset_slice(config, dataset), **config["datasets"][dataset]},
         "n_samples": config["n_samples"],
@@ -118,6 +129,13 @@ def cell_slice(config: dict[str, Any], model: str, paradigm: str, dataset: str) 
     }
 
 
+def search_corpus(config: dict[str, Any]) -> str:
+    """The passages the local search backend indexes: the config's, or the shipped corpus."""
+    from .corpus import FINANCE_PASSAGES
+
+    return config["search_corpus"] or str(FINANCE_PASSAGES)
+
+
 def run_settings(config: dict[str, Any]) -> dict[str, Any]:
-    """How to run cells (cache, servers, client): settings that do not change results."""
-    return {k: config[k] for k in ("cache_dir", "models_dir", "client", "server")}
+    """How to run cells (cache, servers, client, full model entries): settings that do not change results."""
+    return {k: config[k] for k in ("cache_dir", "models_dir", "client", "server", "models")}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,8 @@ from .answers import extract_answer
 from .cache import RequestCache
 from .client import ChatClient
 from .data import read_jsonl, sample_records, write_jsonl
-from .engines import make_engine
+from .energy import EnergyMeter, meta_path, write_meta
+from .engines import make_engine, server_metrics
 from .paradigms import get_paradigm
 from .progress import Progress
 from .trace import SampleRun
@@ -48,40 +50,63 @@ def to_record(cell: dict[str, Any], spec: registry.DatasetSpec, sample: dict[str
     }
 
 
-async def run_samples(cell, spec, samples, client: ChatClient, log) -> list[dict[str, Any]]:
+def paradigm_settings(cell: dict[str, Any], search_index: str | None) -> dict[str, Any]:
+    """The paradigm's settings, with the workflow's search index for tools on the local backend."""
+    settings = {**cell["paradigm"], "tools": {name: dict(tool) for name, tool in cell["paradigm"].get("tools", {}).items()}}
+    for tool in settings["tools"].values():
+        if tool.get("backend", "local") == "local" and search_index:
+            tool.setdefault("index", search_index)
+    return settings
+
+
+async def run_samples(cell, spec, samples, client: ChatClient, log, search_index: str | None = None) -> list[dict[str, Any]]:
     paradigm = get_paradigm(cell["paradigm"]["kind"])
+    settings = paradigm_settings(cell, search_index)
     label = f"{cell['model']['name']}/{cell['paradigm']['name']}/{spec.name}"
     progress = Progress(len(samples), label, log)
 
     async def one(sample):
-        run = await paradigm(sample, spec, client.chat, cell["paradigm"])
+        run = await paradigm(sample, spec, client.chat, settings)
         progress.advance()
         return to_record(cell, spec, sample, run)
 
     return await asyncio.gather(*(one(s) for s in samples))
 
 
-def generate_cell(cell: dict[str, Any], dataset_path: str, out_path: str, *, settings: dict[str, Any], log=None) -> None:
+def generate_cell(cell: dict[str, Any], dataset_path: str, out_path: str, *, settings: dict[str, Any], search_index: str | None = None, log=None) -> None:
     """`cell` is the job's config slice (it decides the results); `settings` says how to run it."""
     log = log or sys.stderr
     spec = registry.get(cell["dataset"]["name"])
     samples = sample_records(read_jsonl(dataset_path), cell["n_samples"], cell["seed"])
-    model = cell["model"]
-    engine = make_engine(model["name"], model, models_dir=Path(settings["models_dir"]), server=settings["server"], log=log)
+    name = cell["model"]["name"]
+    # The full entry (with run-only settings such as threads) starts the server.
+    model = settings["models"][name]
+    engine = make_engine(name, model, models_dir=Path(settings["models_dir"]), server=settings["server"], log=log)
+    window = server_metrics.Window(engine.open) if model["engine"] == "sglang" else None
     client_cfg = settings["client"]
     client = ChatClient(
-        engine.open, engine.fingerprint(), RequestCache(settings["cache_dir"]), cell_sampling(cell),
+        window.open if window else engine.open, engine.fingerprint(), RequestCache(settings["cache_dir"]), cell_sampling(cell),
         concurrency=client_cfg["concurrency"], timeout_s=client_cfg["timeout_s"],
         retries=client_cfg["retries"], backoff_s=client_cfg["backoff_s"], api_key=getattr(engine, "api_key", "none"),
     )
+    # An endpoint on another machine uses energy this machine cannot see.
+    meter = EnergyMeter.off("the model is served by an endpoint this job did not start") if model["engine"] == "openai" else EnergyMeter()
     try:
-        records = asyncio.run(run_samples(cell, spec, samples, client, log))
+        with meter:
+            records = asyncio.run(run_samples(cell, spec, samples, client, log, search_index))
     finally:
+        server_stats = window.finish() if window else None  # before close: the server may stop
         engine.close()
+    if server_stats:
+        print(f"[generate] server metrics for this cell: {json.dumps(server_stats)}", file=log, flush=True)
+    energy = meter.result()
+    print(f"[generate] energy: {energy['energy_j']} J ({energy['energy_source'] or 'not measured'}: {energy['energy_note']})", file=log, flush=True)
     failures = sum(bool(r["failure"]) for r in records)
     print(
         f"[generate] {len(records)} samples, {failures} failed; requests: {client.stats.sent} sent to the server "
         f"({client.stats.retries} retries), {client.stats.cache_hits} answered from the cache",
         file=log, flush=True,
     )
+    write_meta(meta_path(out_path), energy, samples=len(records), requests_sent=client.stats.sent,
+               cache_hits=client.stats.cache_hits, server_metrics=server_stats)
     write_jsonl(out_path, records)

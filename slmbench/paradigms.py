@@ -29,6 +29,11 @@ async def run_base(sample: dict[str, Any], spec: DatasetSpec, chat: ChatFn, sett
 
 
 def get_paradigm(kind: str) -> ParadigmFn:
-    if kind == "base":
-        return run_base
-    raise KeyError(f"unknown paradigm kind {kind!r}; known: base")
+    """Paradigm 1 is `base`; 2 and 3 are the ReAct agent and the routing multi-agent system."""
+    from .agents import run_multi_agent, run_single_agent
+
+    paradigms = {"base": run_base, "single_agent": run_single_agent, "multi_agent": run_multi_agent}
+    try:
+        return paradigms[kind]
+    except KeyError:
+        raise KeyError(f"unknown paradigm kind {kind!r}; known: {', '.join(paradigms)}") from None

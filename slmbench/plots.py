@@ -6,6 +6,7 @@ import matplotlib
 
 matplotlib.use("Agg")  # no display on cluster nodes
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 
@@ -30,6 +31,173 @@ def score_by_model(cells: pd.DataFrame, path: str) -> None:
     for ax in list(axes.flat)[len(datasets):]:
         ax.axis("off")
     axes.flat[0].legend(title="paradigm", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+# --- the study's figures -----------------------------------------------------------------------------
+
+MARKERS = "osD^vP*X"
+
+
+def _styles(configs: pd.DataFrame) -> tuple[dict, dict]:
+    models = list(dict.fromkeys(configs["model"]))
+    paradigms = list(dict.fromkeys(configs["paradigm"]))
+    colours = plt.get_cmap("tab10")
+    return {m: colours(i % 10) for i, m in enumerate(models)}, {p: MARKERS[i % len(MARKERS)] for i, p in enumerate(paradigms)}
+
+
+def _legends(ax, colour: dict, marker: dict, frontier: bool = False) -> None:
+    from matplotlib.lines import Line2D
+
+    handles = [Line2D([], [], color=c, marker="o", linestyle="", label=m) for m, c in colour.items()]
+    handles += [Line2D([], [], color="grey", marker=mk, linestyle="", label=p) for p, mk in marker.items()]
+    if frontier:
+        handles.append(Line2D([], [], color="black", marker="o", markerfacecolor="none", markersize=11, label="Pareto frontier"))
+    ax.legend(handles=handles, fontsize=7, loc="best", title="model / paradigm", title_fontsize=7)
+
+
+def cost_axis(configs: pd.DataFrame) -> tuple[str, str]:
+    """(column, label): energy per token where any configuration has it, else latency (and the label says so)."""
+    if "energy_mj_per_token" in configs and configs["energy_mj_per_token"].notna().any():
+        return "energy_mj_per_token", "energy per token (mJ)"
+    return "latency_mean_s", "latency per sample (s) - energy was not measured"
+
+
+def quality_vs_cost(configs: pd.DataFrame, path: str) -> None:
+    """The paper's Fig. 2: one point per model x paradigm, quality (NRQ and composite z) against
+    energy per token, or latency when no energy was measured."""
+    cost, label = cost_axis(configs)
+    colour, marker = _styles(configs)
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    for ax, quality, title in zip(axes, ["nrq", "composite_z"], ["NRQ (gain over base; base = 0)", "composite effectiveness (z)"]):
+        for row in configs.itertuples():
+            x, y = getattr(row, cost), getattr(row, quality)
+            if x == x and y == y:
+                ax.scatter(x, y, color=colour[row.model], marker=marker[row.paradigm], s=50)
+        ax.set_xlabel(label)
+        ax.set_ylabel(title)
+        ax.axhline(0, color="grey", linewidth=0.6)
+        ax.grid(alpha=0.3)
+    _legends(axes[1], colour, marker)
+    fig.suptitle("Quality against cost, one point per model x paradigm", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def best_paradigm_heatmap(leading: pd.DataFrame, path: str, cap: float = 100.0) -> None:
+    """The paper's Fig. 3: task category x model; each cell names the best paradigm (by mean score)
+    and is coloured by its lead over the runner-up (%, colour capped at `cap`); grey where only one
+    paradigm ran. A runner-up scoring 0 makes the relative lead meaningless: the cell says so."""
+    cells = leading.loc[leading["level"] == "model x category"]
+    models = list(dict.fromkeys(cells["model"]))
+    categories = list(dict.fromkeys(cells["category"]))
+    grid = np.full((len(categories), len(models)), np.nan)
+    texts = [["" for _ in models] for _ in categories]
+    for row in cells.itertuples():
+        i, j = categories.index(row.category), models.index(row.model)
+        value = row.leading_advantage_pct
+        grid[i, j] = min(value, cap) if value == value else np.nan
+        if value != value:
+            texts[i][j] = row.best_paradigm or ""
+        elif abs(row.second_score) < 1e-6:
+            texts[i][j] = f"{row.best_paradigm}\n(runner-up 0)"
+        else:
+            texts[i][j] = f"{row.best_paradigm}\n+{value:.0f}%"
+    fig, ax = plt.subplots(figsize=(3.2 + 1.5 * max(len(models), 1), 2.2 + 0.5 * max(len(categories), 1)))
+    cmap = plt.get_cmap("viridis").with_extremes(bad="#dddddd")
+    image = ax.imshow(np.ma.masked_invalid(grid), cmap=cmap, vmin=0, vmax=cap, aspect="auto")
+    for i in range(len(categories)):
+        for j in range(len(models)):
+            dark = grid[i, j] == grid[i, j] and grid[i, j] < cap / 2
+            ax.text(j, i, texts[i][j], ha="center", va="center", fontsize=7, color="white" if dark else "black")
+    ax.set_xticks(range(len(models)), models, rotation=20, fontsize=8)
+    ax.set_yticks(range(len(categories)), categories, fontsize=8)
+    fig.colorbar(image, ax=ax, label=f"lead (%, capped at {cap:.0f})")
+    ax.set_title("Best paradigm per task category and model", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def failures_by_paradigm(cells: pd.DataFrame, path: str) -> None:
+    """The paper's Fig. 4: failure kinds per paradigm, stacked, as a share of the paradigm's samples."""
+    kinds = [c for c in cells.columns if c.startswith("failures_")]
+    grouped = cells.groupby("paradigm", sort=False)
+    shares = grouped[kinds].sum().div(grouped["n"].sum(), axis=0) * 100
+    shares = shares.loc[:, shares.sum(axis=0) > 0]
+    fig, ax = plt.subplots(figsize=(1.5 + 1.3 * len(shares), 3.8))
+    bottom = np.zeros(len(shares))
+    colours = plt.get_cmap("tab10")
+    for i, kind in enumerate(shares.columns):
+        ax.bar(shares.index, shares[kind], bottom=bottom, label=kind.removeprefix("failures_").replace("_", " "), color=colours(i % 10))
+        bottom += shares[kind].to_numpy()
+    if shares.shape[1] == 0:
+        ax.bar(grouped["n"].sum().index, 0)
+        ax.text(0.5, 0.5, "no failures", transform=ax.transAxes, ha="center")
+    else:
+        ax.legend(fontsize=7, title="failure kind", title_fontsize=7)
+    ax.set_ylabel("failed samples (% of the paradigm's samples)")
+    ax.set_title("Failure kinds per paradigm", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def pareto_plot(configs: pd.DataFrame, path: str) -> None:
+    """Composite z against tokens per sample and against energy (or latency), frontier joined by a line."""
+    from .analysis import pareto_frontier
+
+    colour, marker = _styles(configs)
+    energy, energy_label = cost_axis(configs)
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    for ax, (cost, label) in zip(axes, [("tokens_per_sample", "tokens per sample"), (energy, energy_label)]):
+        for row in configs.itertuples():
+            x, y = getattr(row, cost), row.composite_z
+            if x == x and y == y:
+                ax.scatter(x, y, color=colour[row.model], marker=marker[row.paradigm], s=50, zorder=3)
+        front = pareto_frontier(configs, "composite_z", cost)
+        if len(front):
+            ax.step(front[cost], front["composite_z"], where="post", color="black", linewidth=1, zorder=2)
+            ax.scatter(front[cost], front["composite_z"], s=160, facecolors="none", edgecolors="black", zorder=4, label="on the frontier")
+        ax.set_xlabel(label)
+        ax.set_ylabel("composite effectiveness (z)")
+        ax.grid(alpha=0.3)
+    _legends(axes[0], colour, marker, frontier=True)
+    fig.suptitle("Pareto frontier: no configuration is better and cheaper than one on the line", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def nrq_vs_size(nrq: pd.DataFrame, sizes: dict, path: str) -> None:
+    """NRQ (with its 95% CI) of each agent paradigm against the model's size in billions of parameters."""
+    overall = nrq.loc[nrq["category"] == "(all)"].assign(size_b=lambda f: f["model"].map(lambda m: sizes.get(m)))
+    overall["size_b"] = pd.to_numeric(overall["size_b"], errors="coerce")
+    known = overall.dropna(subset=["size_b"])
+    fig, ax = plt.subplots(figsize=(6, 4))
+    colours = plt.get_cmap("tab10")
+    groups = list(known.groupby("paradigm", sort=False))
+    for i, (paradigm, sub) in enumerate(groups):
+        # paradigms side by side around each size (x 1.0 +- a few %), so that the intervals do not overlap
+        sub = sub.sort_values("size_b").assign(size_b=lambda f: f["size_b"] * (1 + 0.05 * (i - (len(groups) - 1) / 2)))
+        errors = np.array([sub["nrq"] - sub["ci_low"], sub["ci_high"] - sub["nrq"]]).clip(min=0)
+        ax.errorbar(sub["size_b"], sub["nrq"], yerr=np.nan_to_num(errors), marker=MARKERS[i % len(MARKERS)], capsize=3, label=paradigm, color=colours(i % 10))
+        for row in sub.itertuples():
+            ax.annotate(row.model, (row.size_b, row.nrq), fontsize=6, xytext=(3, 3), textcoords="offset points")
+    missing = sorted(set(overall["model"]) - set(known["model"]))
+    if known.empty:
+        ax.text(0.5, 0.5, "no model has size_b in the config", transform=ax.transAxes, ha="center")
+    else:
+        ax.set_xscale("log")
+        ax.legend(fontsize=8, title="paradigm")
+    ax.axhline(0, color="grey", linewidth=0.6)
+    ax.set_xlabel("model size (billion parameters, log scale)" + (f"; no size: {', '.join(missing)}" if missing else ""), fontsize=8)
+    ax.set_ylabel("NRQ (gain over base; 95% CI)")
+    ax.set_title("NRQ against model size", fontsize=10)
+    ax.grid(alpha=0.3)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)

@@ -1,4 +1,4 @@
-"""Scores one cell: FinBen's metric on its samples, plus completion, cost and failure counts."""
+"""Scores one cell: FinBen's metric on its samples, plus completion, cost, energy and failure counts."""
 
 from __future__ import annotations
 
@@ -8,15 +8,71 @@ import numpy as np
 
 from . import registry
 from .answers import extract_answer
+from .energy import hardware_label
 from .metrics import sample_scores, score_dataset
 from .trace import FAILURE_KINDS
 
 
-def score_cell(generations: list[dict[str, Any]], dataset: list[dict[str, Any]]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+def fresh_tokens(record: dict[str, Any]) -> tuple[int, int]:
+    """(tokens, calls) of a sample's LLM calls that reached the server in this job (not cache hits).
+
+    Tokens are prompt + completion, the same tokens as `tokens_per_sample`.
+    """
+    calls = [c for c in record.get("trace") or [] if c.get("type", "llm") == "llm"]
+    if not calls and record.get("llm_calls"):  # a record without a trace: all or nothing
+        fresh = not record.get("cache_hits")
+        return (record["usage"]["total_tokens"] if fresh else 0), (record["llm_calls"] if fresh else 0)
+    fresh = [c for c in calls if not c.get("cache_hit")]
+    return sum(c["prompt_tokens"] + c["completion_tokens"] for c in fresh), len(fresh)
+
+
+def energy_summary(generations: list[dict[str, Any]], meta: dict[str, Any] | None) -> dict[str, Any]:
+    """Energy per token and per sample of a cell, from the generation job's measured energy.
+
+    A replay from the request cache spends no energy on cached calls, so the job's energy is
+    divided only by the tokens of the calls actually sent: energy_mj_per_token is NaN when nothing
+    was measured or every call came from the cache. energy_j_per_sample is that rate times the
+    tokens per sample (equal to energy / samples when nothing was cached).
+    """
+    tokens = [fresh_tokens(g) for g in generations]
+    n_fresh_tokens = sum(t for t, _ in tokens)
+    n_calls = sum(g.get("llm_calls", 0) for g in generations)
+    n_fresh_calls = sum(c for _, c in tokens)
+    meta = meta or {}
+    energy_j = meta.get("energy_j")
+    measured = energy_j is not None and n_fresh_tokens > 0
+    per_token_mj = energy_j * 1e3 / n_fresh_tokens if measured else float("nan")
+    mean_tokens = float(np.mean([g["usage"]["total_tokens"] for g in generations]))
+    if not meta:
+        note = "not measured: the generation job left no energy record (.meta.json)"
+    elif energy_j is None:
+        note = meta.get("energy_note") or "not measured"
+    elif n_fresh_tokens == 0:
+        note = "not measured for this cell: every call was answered from the request cache"
+    else:
+        note = meta.get("energy_note") or ""
+    return {
+        "energy_j": energy_j if energy_j is not None else float("nan"),
+        "energy_source": meta.get("energy_source") if measured else None,
+        "energy_note": note,
+        "energy_measured": measured,
+        "fresh_tokens": n_fresh_tokens,
+        "cached_call_share": 1 - n_fresh_calls / n_calls if n_calls else float("nan"),
+        "energy_mj_per_token": per_token_mj,
+        "energy_j_per_sample": per_token_mj * mean_tokens / 1e3 if measured else float("nan"),
+        "generation_s": meta.get("duration_s", float("nan")) if meta else float("nan"),
+        "hardware": meta.get("hardware") or {},
+        "hardware_label": hardware_label(meta.get("hardware")),
+    }
+
+
+def score_cell(
+    generations: list[dict[str, Any]], dataset: list[dict[str, Any]], meta: dict[str, Any] | None = None
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """The cell's summary row and its per-sample rows.
 
     Answers are extracted again from the stored outputs, so a fix to extraction
-    rescores without regenerating.
+    rescores without regenerating. `meta` is the generation job's sidecar (energy, hardware).
     """
     first = generations[0]
     spec = registry.get(first["dataset"])
@@ -55,13 +111,17 @@ def score_cell(generations: list[dict[str, Any]], dataset: list[dict[str, Any]])
         "llm_calls_per_sample": float(np.mean([g["llm_calls"] for g in generations])),
         # The paper's throughput: tokens per sample over latency per sample.
         "tokens_per_s": float(tokens.sum() / latency.sum()) if latency.sum() > 0 else float("nan"),
+        "failure_rate": (n - completed) / n,
+        **energy_summary(generations, meta),
         "failures": failures,
     }
     rows = [
         {
             "model": first["model"], "paradigm": first["paradigm"], "dataset": spec.name, "id": g["id"],
             "answer": a, "gold": s["gold"], "sample_score": sc, "failure": g["failure"],
-            "latency_s": g["latency_s"], "total_tokens": g["usage"]["total_tokens"], "llm_calls": g["llm_calls"],
+            "latency_s": g["latency_s"], "prompt_tokens": g["usage"]["prompt_tokens"],
+            "completion_tokens": g["usage"]["completion_tokens"], "total_tokens": g["usage"]["total_tokens"],
+            "llm_calls": g["llm_calls"], "fresh_tokens": fresh_tokens(g)[0],
         }
         for g, s, a, sc in zip(generations, samples, answers, per_sample)
     ]

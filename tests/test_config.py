@@ -47,6 +47,7 @@ def test_a_cell_slice_holds_only_its_own_model(raw):
     changed = copy.deepcopy(config)
     changed["models"]["gemma3-270m"]["sampling"]["max_tokens"] = 7
     changed["models"]["smollm2-135m"]["size_b"] = 99  # a label, not a setting
+    changed["models"]["smollm2-135m"]["server"]["threads"] = 7  # how to run, not what comes out
     for model, paradigm, dataset in grid(config):
         same = cell_slice(config, model, paradigm, dataset) == cell_slice(changed, model, paradigm, dataset)
         assert same == (model != "gemma3-270m")

@@ -24,6 +24,7 @@ def config_for(tmp: Path, smol_b_max_tokens=12, datasets=("fpb",)):
         "n_samples": 4,
         "data_mirror": str(MIRROR),
         "server": {"idle_timeout_s": 2, "state_dir": str(tmp / "servers")},
+        "analysis": {"n_boot": 100, "n_permutations": 100},
         "models": {
             "smol-a": {**model, "sampling": {"max_tokens": 8}},
             "smol-b": {**model, "sampling": {"max_tokens": smol_b_max_tokens}},
@@ -43,7 +44,8 @@ def snakemake(workdir: Path, config: dict, *args: str) -> subprocess.CompletedPr
 def planned_outputs(result) -> set[str]:
     """The generation outputs a dry run would create."""
     outputs = [line.split(":", 1)[1] for line in result.stdout.splitlines() if line.strip().startswith("output:")]
-    return {path.strip() for line in outputs for path in line.split(",") if path.strip().startswith("results/generations/")}
+    paths = {path.strip() for line in outputs for path in line.split(",")}
+    return {p for p in paths if p.startswith("results/generations/") and p.endswith(".jsonl")}
 
 
 def generations(workdir):

@@ -132,24 +132,32 @@ def _final(body: str) -> Turn:
     return Turn("final", body)
 
 
+def _tagged_json(text: str, tag: str, failure: str, missing: str, multiple: str) -> Turn | dict:
+    """The JSON object inside the turn's one `<tag>`, or the Turn that ends parsing (final answer or problem)."""
+    visible = _strip_thinking(text)
+    first = _first(visible, (tag, "final_answer"))
+    if first is None:
+        return Turn("none", error=missing, failure="no_final_answer" if tag == "action" else "no_delegation")
+    found, body = first
+    if found == "final_answer":
+        return _final(body)
+    if _count(visible, tag) > 1:
+        return Turn("none", error=multiple, failure=failure)
+    obj, error = _json_object(body)
+    if obj is None:
+        return Turn("none", error=f"malformed {'action' if tag == 'action' else 'delegation'}: {error}", failure=failure)
+    return obj
+
+
 def parse_agent_turn(text: str, tools: Mapping[str, Tool]) -> Turn:
     """Parse a ReAct agent's turn: one `<action>` or a `<final_answer>`."""
-    visible = _strip_thinking(text)
-    first = _first(visible, ("action", "final_answer"))
-    if first is None:
-        return Turn(
-            "none",
-            error="no <action> or <final_answer> found; reply with exactly one of them after your <think>",
-            failure="no_final_answer",
-        )
-    tag, body = first
-    if tag == "final_answer":
-        return _final(body)
-    if _count(visible, "action") > 1:
-        return Turn("none", error="more than one <action> in one turn; send exactly one and wait for its observation", failure="malformed_action")
-    call, error = _json_object(body)
-    if call is None:
-        return Turn("none", error=f"malformed action: {error}", failure="malformed_action")
+    call = _tagged_json(
+        text, "action", "malformed_action",
+        missing="no <action> or <final_answer> found; reply with exactly one of them after your <think>",
+        multiple="more than one <action> in one turn; send exactly one and wait for its observation",
+    )
+    if isinstance(call, Turn):
+        return call
     name = call.get("tool")
     if set(call) - {"tool", "args"} or not isinstance(name, str):
         return Turn("none", error='malformed action: the JSON must be {"tool": NAME, "args": {...}}', failure="malformed_action")
@@ -164,22 +172,13 @@ def parse_agent_turn(text: str, tools: Mapping[str, Tool]) -> Turn:
 
 def parse_supervisor_turn(text: str, agents: Collection[str]) -> Turn:
     """Parse the supervisor's turn: one `<delegate>` or a `<final_answer>`."""
-    visible = _strip_thinking(text)
-    first = _first(visible, ("delegate", "final_answer"))
-    if first is None:
-        return Turn(
-            "none",
-            error="no <delegate> or <final_answer> found; delegate to a specialist or give the final answer",
-            failure="no_delegation",
-        )
-    tag, body = first
-    if tag == "final_answer":
-        return _final(body)
-    if _count(visible, "delegate") > 1:
-        return Turn("none", error="more than one <delegate> in one turn; delegate to one specialist at a time", failure="delegation_failure")
-    request, error = _json_object(body)
-    if request is None:
-        return Turn("none", error=f"malformed delegation: {error}", failure="delegation_failure")
+    request = _tagged_json(
+        text, "delegate", "delegation_failure",
+        missing="no <delegate> or <final_answer> found; delegate to a specialist or give the final answer",
+        multiple="more than one <delegate> in one turn; delegate to one specialist at a time",
+    )
+    if isinstance(request, Turn):
+        return request
     agent, task = request.get("agent"), request.get("task")
     if set(request) - {"agent", "task"} or not isinstance(agent, str) or not isinstance(task, str) or not task.strip():
         return Turn("none", error='malformed delegation: the JSON must be {"agent": NAME, "task": "..."}', failure="delegation_failure")
@@ -188,7 +187,10 @@ def parse_supervisor_turn(text: str, agents: Collection[str]) -> Turn:
     return Turn("delegate", {"agent": agent, "task": task.strip()})
 
 
-def render_observation(text: str) -> str:
-    """Wrap tool or specialist output as an observation; protocol tags inside it are escaped."""
-    escaped = _TAG_IN_DATA.sub(r"&lt;\1&gt;", text)
-    return f"<observation>\n{escaped}\n</observation>"
+def render_observation(text: str, *, escape: bool = True) -> str:
+    """Wrap tool or specialist output as an observation; protocol tags inside it are escaped.
+
+    Only the workflow's own error hints (which name the tags the model must use) pass unescaped.
+    """
+    body = _TAG_IN_DATA.sub(r"&lt;\1&gt;", text) if escape else text
+    return f"<observation>\n{body}\n</observation>"

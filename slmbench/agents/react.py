@@ -94,7 +94,8 @@ async def run_react(
             run.fail(*problem)
             return None
         previous_problem = problem
-        messages.append({"role": "user", "content": render_observation(truncate_tokens(observation, tool_output_tokens))})
+        observation = truncate_tokens(observation, tool_output_tokens)
+        messages.append({"role": "user", "content": render_observation(observation, escape=turn.kind == "action")})
     run.fail(*(previous_problem or ("turn_limit", f"no final answer within {max_turns} turns")))
     return None
 

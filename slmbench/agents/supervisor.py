@@ -132,5 +132,7 @@ async def run_multi_agent(sample: Mapping[str, Any], spec: DatasetSpec, chat: Ch
             return run.fail(*problem)
         previous_problem = problem
         observation = f"{ERROR_PREFIX} {problem[1]}" if problem else f"The {name} specialist answered:\n{outcome.output}"
-        messages.append({"role": "user", "content": render_observation(truncate_tokens(observation, cfg.tool_output_tokens))})
+        # A specialist's answer is data (escaped); the workflow's own error hints name the tags to use.
+        observation = truncate_tokens(observation, cfg.tool_output_tokens)
+        messages.append({"role": "user", "content": render_observation(observation, escape=not problem)})
     return run.fail(*(previous_problem or ("delegation_failure", f"no final answer within {cfg.max_turns} supervisor turns")))

@@ -8,6 +8,7 @@ from typing import Any
 from .base import Endpoint, Engine, EngineError
 from .llamacpp import LlamaCppEngine
 from .openai_endpoint import OpenAIEndpointEngine
+from .sglang import SGLangEngine
 
 __all__ = ["Endpoint", "Engine", "EngineError", "make_engine"]
 
@@ -22,4 +23,6 @@ def make_engine(name: str, cfg: dict[str, Any], *, models_dir: Path, server: dic
     if kind == "openai":
         endpoint = cfg.get("endpoint", {})
         return OpenAIEndpointEngine(endpoint["base_url"], endpoint.get("model", name), endpoint.get("revision", ""), endpoint.get("api_key_env", "OPENAI_API_KEY"))
-    raise EngineError(f"models.{name}.engine: unknown engine {kind!r} (known: llamacpp, openai)")
+    if kind == "sglang":
+        return SGLangEngine(name, cfg, **managed)
+    raise EngineError(f"models.{name}.engine: unknown engine {kind!r} (known: llamacpp, openai, sglang)")

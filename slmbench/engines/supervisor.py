@@ -20,8 +20,9 @@ from .managed import ServerFiles, locked
 
 def supervise(files: ServerFiles, command: list[str], idle_timeout_s: float, poll_s: float = 0.5) -> int:
     with open(files.log, "ab") as log:
-        server = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
-    signal.signal(signal.SIGTERM, lambda *_: server.terminate())
+        # Its own process group, so that stopping it also stops the workers it forks (SGLang does).
+        server = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    signal.signal(signal.SIGTERM, lambda *_: stop_group(server, signal.SIGTERM))
     idle_since = time.monotonic()
     try:
         while server.poll() is None:
@@ -43,13 +44,20 @@ def supervise(files: ServerFiles, command: list[str], idle_timeout_s: float, pol
             state = files.read_state()
             if state and state.get("supervisor_pid") == os.getpid():
                 files.state.unlink(missing_ok=True)
-        if server.poll() is None:
-            server.terminate()
-            try:
-                server.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                server.kill()
+        stop_group(server, signal.SIGTERM)
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            stop_group(server, signal.SIGKILL)
+            server.wait()
     return server.returncode or 0
+
+
+def stop_group(server: subprocess.Popen, sig: int) -> None:
+    try:
+        os.killpg(server.pid, sig)
+    except ProcessLookupError:
+        pass
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,50 @@
+"""Times Snakemake's dry run (the DAG alone) of the paper's grid against the demo's.
+
+The paper grid (configs/paper.yaml) has 1,440 generation cells and about 4,300 jobs; its dry
+run must stay fast enough (target < 30 s on 2 cores) to be part of every launch.
+
+    .venv/bin/python bench/dry_run_paper_grid.py [--repeat N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SNAKEMAKE = Path(sys.executable).with_name("snakemake")
+RUNS = {"demo (config.yaml)": [], "paper (configs/paper.yaml)": ["--configfile", "configs/paper.yaml"]}
+
+
+def dry_run(extra: list[str]) -> tuple[float, dict[str, int]]:
+    """Seconds of one `snakemake -n` and its job counts per rule."""
+    start = time.perf_counter()
+    done = subprocess.run([str(SNAKEMAKE), "-n", *extra], cwd=ROOT, capture_output=True, text=True)
+    seconds = time.perf_counter() - start
+    if done.returncode != 0:
+        sys.exit(f"snakemake -n {' '.join(extra)} failed:\n{done.stdout[-3000:]}{done.stderr[-3000:]}")
+    stats = done.stdout.split("Job stats:", 1)[-1]
+    counts = {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)\s*$", stats, re.M)}
+    return seconds, counts
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=1, help="runs per config; the fastest counts")
+    args = parser.parse_args()
+    times = {}
+    for label, extra in RUNS.items():
+        runs = [dry_run(extra) for _ in range(args.repeat)]
+        times[label] = min(t for t, _ in runs)
+        counts = runs[0][1]
+        print(f"{label:28s} {times[label]:6.1f} s   generate: {counts.get('generate', 0):5d}   jobs: {counts.get('total', 0):5d}")
+    demo, paper = times.values()
+    print(f"{'ratio paper / demo':28s} {paper / demo:6.1f} x")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,103 @@
+"""SGLang's OpenAI-compatible server, the engine of the paper's grid on a GPU node.
+
+Flag names follow SGLang's server arguments (docs/advanced_features/server_arguments.md in
+sgl-project/sglang: --model-path, --tp-size, --mem-fraction-static, --context-length,
+--random-seed, --reasoning-parser, --tool-call-parser, --sampling-defaults,
+--enable-deterministic-inference, --enable-metrics, --served-model-name, --revision).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from functools import cached_property
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+from .base import Endpoint, EngineError
+from .managed import ManagedServerEngine
+from .weights import file_sha256
+
+
+def sglang_version() -> str:
+    try:
+        return version("sglang")
+    except PackageNotFoundError:
+        return "not installed"
+
+
+class SGLangEngine(ManagedServerEngine):
+    """`python -m sglang.launch_server` serving one model (hub id or local path) on loopback."""
+
+    # /v1/models answers while the model still warms up; /health_generate runs one generation.
+    health_path = "/health_generate"
+    server_module = "sglang.launch_server"
+
+    def __init__(self, name: str, cfg: dict[str, Any], **kwargs):
+        super().__init__(name, **kwargs)
+        self.cfg = cfg
+        self.settings = cfg["sglang"]
+
+    def served_model(self) -> str:
+        return self.settings.get("served_model_name") or self.name
+
+    @cached_property
+    def local_path(self) -> Path | None:
+        """The model as a local file or folder, or None when model_path is a hub id."""
+        path = Path(self.settings["model_path"]).expanduser()
+        return path.resolve() if path.exists() else None
+
+    def answer_flags(self) -> list[str]:
+        """Flags that can change the answers; port, host, memory fraction, metrics and the served name cannot."""
+        s = self.settings
+        flags = ["--context-length", str(self.cfg["context_length"]), "--tp-size", str(s["tp_size"]),
+                 "--random-seed", str(s["random_seed"])]
+        for key, flag in (("dtype", "--dtype"), ("reasoning_parser", "--reasoning-parser"),
+                          ("tool_call_parser", "--tool-call-parser"), ("sampling_defaults", "--sampling-defaults")):
+            if s.get(key):
+                flags += [flag, str(s[key])]
+        if s.get("deterministic"):
+            flags.append("--enable-deterministic-inference")
+        if s.get("trust_remote_code"):  # the hub's own tokenizer or model code may replace SGLang's
+            flags.append("--trust-remote-code")
+        return flags + [str(a) for a in s.get("extra_args", [])]
+
+    def model_identity(self) -> dict[str, Any]:
+        """Hub id and revision, or the content hash of a local file or folder."""
+        if self.local_path is None:
+            return {"hub_id": self.settings["model_path"], "revision": self.settings.get("revision") or "unpinned"}
+        memo = self.state_dir / "hashes"
+        if self.local_path.is_file():
+            return {"weights_sha256": file_sha256(self.local_path, memo)}
+        files = sorted(p for p in self.local_path.rglob("*") if p.is_file() and not any(part.startswith(".") for part in p.relative_to(self.local_path).parts))
+        if not files:
+            raise EngineError(f"models.{self.name}.sglang.model_path: the folder {self.local_path} holds no files")
+        return {"weights_sha256": {str(p.relative_to(self.local_path)): file_sha256(p, memo) for p in files}}
+
+    def fingerprint(self) -> dict[str, Any]:
+        return {"engine": "sglang", **self.model_identity(), "sglang": sglang_version(), "flags": self.answer_flags()}
+
+    def launch_command(self, port: int) -> list[str]:
+        s = self.settings
+        command = [
+            sys.executable, "-m", self.server_module,
+            "--model-path", str(self.local_path or s["model_path"]),
+            "--host", "127.0.0.1", "--port", str(port),
+            "--mem-fraction-static", str(s["mem_fraction_static"]),
+            "--served-model-name", self.served_model(),
+        ]
+        if s.get("revision") and self.local_path is None:
+            command += ["--revision", s["revision"]]
+        if s.get("enable_metrics"):
+            command.append("--enable-metrics")
+        return command + self.answer_flags()
+
+    def open(self) -> Endpoint:
+        top = self.server_module.split(".")[0]
+        if importlib.util.find_spec(top) is None:
+            raise EngineError(
+                f"models.{self.name}: engine 'sglang' needs the {top!r} package in this environment (a GPU node); "
+                "run the workflow with --sdm conda (envs/sglang.yaml) or install it there"
+            )
+        return super().open()

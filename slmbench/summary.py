@@ -1,0 +1,285 @@
+"""The study's analysis as tidy tables: Table 2, NRQ, composite z, leading advantage, paired
+comparisons, the Pareto frontier, failures, and the headline numbers of `results/summary.json`.
+
+Everything is computed with slmbench.analysis from the per-cell table and, for the sample-level
+statistics (NRQ CIs, paired comparisons), from each cell's per-sample answers re-read next to the
+dataset records, so that every resample recomputes FinBen's metric exactly (`subset_scorer`).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from . import registry
+from .analysis import (
+    COST_COLUMNS,
+    adjust_pvalues,
+    bootstrap_nrq,
+    compare_paradigms,
+    config_summary,
+    leading_advantage,
+    pareto_frontier,
+    table2_ci,
+)
+from .metrics import subset_scorer
+
+CELL = ["model", "paradigm", "dataset"]
+ALL_CATEGORIES = "(all)"
+PARETO_COSTS = ("tokens_per_sample", "latency_mean_s", "energy_mj_per_token")
+COMPARISON_COLUMNS = [
+    "model", "dataset", "category", "metric", "higher_is_better", "paradigm_a", "paradigm_b", "n",
+    "score_a", "score_b", "diff", "ci_low", "ci_high", "p_value", "p_holm", "p_bh", "favours",
+]  # fmt: skip
+
+
+def model_labels(config: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """Each model's label settings (size_b, family): table columns that rerun no generation."""
+    return {name: {"size_b": m.get("size_b"), "family": m.get("family")} for name, m in config["models"].items()}
+
+
+def run_design(config: Mapping[str, Any]) -> dict[str, Any]:
+    """What summary.json reports about the run's design."""
+    labels = model_labels(config)
+    return {
+        "models": {name: {"engine": m["engine"], **labels[name]} for name, m in config["models"].items()},
+        "paradigms": dict(config["paradigms"]),
+        "datasets": list(config["datasets"]),
+        "n_samples": config["n_samples"],
+        "seed": config["seed"],
+    }
+
+
+def base_paradigm(paradigms: Mapping[str, Mapping[str, Any]] | None) -> str:
+    """The name of the configured paradigm of kind `base` (the reference of NRQ); 'base' if none."""
+    for name, entry in (paradigms or {}).items():
+        if (entry or {}).get("kind") == "base":
+            return name
+    return "base"
+
+
+# --- per-sample answers -----------------------------------------------------------------------------
+
+
+CellAnswers = dict[tuple[str, str, str], tuple[registry.DatasetSpec, list[dict], list]]
+
+
+def cell_answers(sample_rows: list[dict[str, Any]], datasets: Mapping[str, list[dict[str, Any]]]) -> CellAnswers:
+    """(spec, samples, answers) per cell, every cell of a dataset aligned on the same sample ids.
+
+    `sample_rows` are the score step's per-sample rows (model, paradigm, dataset, id, answer);
+    `datasets` maps a dataset name to its normalized records. Ids that some cell of a dataset
+    lacks are dropped from all its cells, so that resampled indices stay paired.
+    """
+    by_cell: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for row in sample_rows:
+        by_cell.setdefault((row["model"], row["paradigm"], row["dataset"]), {})[str(row["id"])] = row["answer"]
+    out: CellAnswers = {}
+    for dataset in dict.fromkeys(k[2] for k in by_cell):
+        keys = [k for k in by_cell if k[2] == dataset]
+        ids = [i for i in by_cell[keys[0]] if all(i in by_cell[k] for k in keys)]
+        records = {str(r["id"]): r for r in datasets[dataset]}
+        samples = [records[i] for i in ids]
+        spec = registry.get(dataset)
+        for key in keys:
+            out[key] = (spec, samples, [by_cell[key][i] for i in ids])
+    return out
+
+
+def scorers(answers: CellAnswers) -> tuple[dict, dict[str, int]]:
+    """`subset_scorer` per cell and the number of paired samples per dataset (bootstrap_nrq's inputs)."""
+    fns = {key: subset_scorer(spec, samples, ans) for key, (spec, samples, ans) in answers.items()}
+    sizes = {key[2]: len(samples) for key, (_, samples, _) in answers.items()}
+    return fns, sizes
+
+
+# --- the tables ---------------------------------------------------------------------------------------
+
+
+def paradigm_table(cells: pd.DataFrame, base: str = "base", n_boot: int = 1000, seed: int = 0, order: list[str] | None = None) -> pd.DataFrame:
+    """The paper's Table 2, one row per paradigm (in `order`, e.g. the config's): NRQ (mean over
+    models) and mean costs over cells, each with a 95% CI from a cluster bootstrap over models; plus
+    the models and cells counted and the failure rate (failed samples over samples)."""
+    long = table2_ci(cells, base, n_boot=n_boot, seed=seed)
+    wide = long.pivot(index="paradigm", columns="column", values=["estimate", "ci_low", "ci_high"])
+    out = pd.DataFrame(index=pd.Index(list(dict.fromkeys(long["paradigm"])), name="paradigm"))
+    for column in ["nrq", *COST_COLUMNS]:
+        out[column] = wide[("estimate", column)]
+        out[f"{column}_ci_low"] = wide[("ci_low", column)]
+        out[f"{column}_ci_high"] = wide[("ci_high", column)]
+    counts = cells.groupby("paradigm", sort=False).agg(n_models=("model", "nunique"), n_cells=("dataset", "size"))
+    failures = [c for c in cells.columns if c.startswith("failures_")]
+    if failures and "n" in cells:
+        rate = cells.groupby("paradigm", sort=False)[failures].sum().sum(axis=1) / cells.groupby("paradigm", sort=False)["n"].sum()
+        counts["failure_rate"] = rate
+    out = out.join(counts)
+    if order:
+        out = out.reindex([p for p in order if p in out.index] + [p for p in out.index if p not in order])
+    return out.reset_index()
+
+
+def nrq_table(
+    cells: pd.DataFrame, fns: Mapping, sizes: Mapping[str, int], base: str = "base", n_boot: int = 1000, seed: int = 0
+) -> pd.DataFrame:
+    """NRQ per model x paradigm with a paired sample-level bootstrap 95% CI: over all categories
+    (category '(all)', the paper's NRQ) and within each task category (the mean gain there).
+
+    One bootstrap serves both: each category's cells enter a second time under a pseudo-model
+    'model<SEP>category', whose NRQ is the mean gain within that category, and every replicate
+    resamples each dataset once for all of them, so all intervals come from the same resamples.
+    """
+    sep = "\x1f"
+    per_category = cells.assign(model=cells["model"] + sep + cells["category"])
+    both = pd.concat([cells, per_category], ignore_index=True)
+    keys = zip(both["model"], both["paradigm"], both["dataset"])
+    fns_both = {k: fns[(k[0].split(sep)[0], k[1], k[2])] for k in keys}
+    result = bootstrap_nrq(both, fns_both, {d: sizes[d] for d in cells["dataset"].unique()}, base, n_boot, seed)
+    split = result["model"].str.split(sep, n=1, expand=True).reindex(columns=[0, 1])
+    result["model"] = split[0]
+    result.insert(2, "category", split[1].fillna(ALL_CATEGORIES))
+    n_datasets = cells.groupby("category")["dataset"].nunique()
+    result["n_datasets"] = result["category"].map(lambda c: cells["dataset"].nunique() if c == ALL_CATEGORIES else n_datasets[c])
+    order = {c: i for i, c in enumerate([ALL_CATEGORIES, *dict.fromkeys(cells["category"])])}
+    return result.sort_values("category", key=lambda c: c.map(order), kind="stable", ignore_index=True)
+
+
+def leading_table(cells: pd.DataFrame) -> pd.DataFrame:
+    """The best paradigm's lead over the runner-up (%): per model, per task category, and per
+    model within each category (the cells of the heatmap). Column `level` says which."""
+    frames = [
+        leading_advantage(cells, "model").assign(level="model", category=ALL_CATEGORIES),
+        leading_advantage(cells, "category").assign(level="category", model=""),
+    ]
+    for model, sub in cells.groupby("model", sort=False):
+        frames.append(leading_advantage(sub, "category").assign(level="model x category", model=model))
+    columns = ["level", "model", "category", "best_paradigm", "second_paradigm", "best_score", "second_score", "leading_advantage_pct"]
+    return pd.concat(frames, ignore_index=True).reindex(columns=columns)
+
+
+def comparisons_table(answers: CellAnswers, paradigms: list[str], n_resamples: int = 2000, seed: int = 0, alpha: float = 0.05) -> pd.DataFrame:
+    """Every pair of paradigms, per model and dataset, on the same samples: the difference of the
+    primary metric (A - B), its paired bootstrap 95% CI and a paired permutation p-value, adjusted
+    over the whole table (Holm: family-wise; BH: false discovery rate). Empty with one paradigm.
+
+    `favours` names the paradigm whose metric is better when the Holm-adjusted p < alpha.
+    """
+    rows = []
+    for (model, dataset) in dict.fromkeys((k[0], k[2]) for k in answers):
+        present = [p for p in paradigms if (model, p, dataset) in answers]
+        for b, a in itertools.combinations(present, 2):  # later paradigm (A) against earlier (B), e.g. agent vs base
+            spec, samples, answers_a = answers[(model, a, dataset)]
+            _, _, answers_b = answers[(model, b, dataset)]
+            if not samples:
+                continue
+            scorer = subset_scorer(spec, samples, answers_a)
+            result = compare_paradigms(spec, samples, answers_a, answers_b, n_resamples=n_resamples, seed=seed)
+            all_rows = np.arange(len(samples))
+            rows.append(
+                {
+                    "model": model, "dataset": dataset, "category": spec.category, "metric": spec.metric,
+                    "higher_is_better": spec.higher_is_better, "paradigm_a": a, "paradigm_b": b, "n": len(samples),
+                    "score_a": scorer(all_rows), "score_b": subset_scorer(spec, samples, answers_b)(all_rows), **result,
+                }
+            )  # fmt: skip
+    frame = pd.DataFrame(rows, columns=[c for c in COMPARISON_COLUMNS if c not in ("p_holm", "p_bh", "favours")])
+    frame["p_holm"] = adjust_pvalues(frame["p_value"].to_numpy(), "holm")
+    frame["p_bh"] = adjust_pvalues(frame["p_value"].to_numpy(), "bh")
+    better_a = np.where(frame["higher_is_better"].astype(bool), frame["diff"] > 0, frame["diff"] < 0)
+    frame["favours"] = np.where(frame["p_holm"] < alpha, np.where(better_a, frame["paradigm_a"], frame["paradigm_b"]), "")
+    return frame.reindex(columns=COMPARISON_COLUMNS)
+
+
+def pareto_table(cells: pd.DataFrame, base: str = "base") -> pd.DataFrame:
+    """One row per model x paradigm (NRQ, composite z, mean costs) with `pareto_<cost>`: whether the
+    configuration is on the frontier of composite z against that cost (False where the cost is missing)."""
+    configs = config_summary(cells, base)
+    for cost in PARETO_COSTS:
+        front = pareto_frontier(configs, "composite_z", cost)
+        configs[f"pareto_{cost}"] = configs.index.isin(front.index)
+    return configs
+
+
+def failures_table(cells: pd.DataFrame) -> pd.DataFrame:
+    """Per model x paradigm: samples, failures of each kind (counts) and the failure rate."""
+    kinds = [c for c in cells.columns if c.startswith("failures_")]
+    grouped = cells.groupby(["model", "paradigm"], sort=False)
+    out = grouped[["n", *kinds]].sum()
+    out["failed"] = out[kinds].sum(axis=1)
+    out["failure_rate"] = out["failed"] / out["n"]
+    return out.reset_index()
+
+
+def cost_table(cells: pd.DataFrame) -> pd.DataFrame:
+    """The cost of each cell: completion, latency, tokens, calls, throughput, energy, hardware."""
+    columns = [
+        "model", "paradigm", "dataset", "n", "completion_rate", "latency_mean_s", "latency_median_s", "latency_p95_s",
+        "prompt_tokens_per_sample", "completion_tokens_per_sample", "tokens_per_sample", "llm_calls_per_sample",
+        "tokens_per_s", "energy_mj_per_token", "energy_j_per_sample", "cached_call_share", "energy_source", "hardware_label",
+    ]  # fmt: skip
+    return cells.reindex(columns=[c for c in columns if c in cells.columns])
+
+
+# --- the headline -------------------------------------------------------------------------------------
+
+
+def headline(
+    cells: pd.DataFrame,
+    paradigms: pd.DataFrame,
+    nrq: pd.DataFrame,
+    pareto: pd.DataFrame,
+    comparisons: pd.DataFrame,
+    settings: dict[str, Any],
+    base: str = "base",
+) -> dict[str, Any]:
+    """`results/summary.json`: the run's settings, hardware, energy status and headline numbers."""
+    overall = nrq.loc[nrq["category"] == ALL_CATEGORIES]
+    best = pareto.sort_values("composite_z", ascending=False).iloc[0] if len(pareto) else None
+    measured = cells["energy_measured"].fillna(False).astype(bool) if "energy_measured" in cells else pd.Series(False, index=cells.index)
+    hardware = {}
+    for hw in cells.get("hardware_label", pd.Series(dtype=object)).dropna():
+        if hw:
+            hardware[hw] = hardware.get(hw, 0) + 1
+    significant = comparisons.loc[comparisons["favours"] != ""] if len(comparisons) else comparisons
+    return _clean(
+        {
+            "settings": {**settings, "base_paradigm": base},
+            "grid": {
+                "models": int(cells["model"].nunique()), "paradigms": int(cells["paradigm"].nunique()),
+                "datasets": int(cells["dataset"].nunique()), "cells": len(cells), "samples": int(cells["n"].sum()),
+            },
+            "hardware": [{"hardware": k, "cells": v} for k, v in hardware.items()],
+            "energy": {
+                "measured": bool(measured.any()),
+                "cells_measured": int(measured.sum()),
+                "sources": sorted(set(cells.loc[measured, "energy_source"].dropna())) if measured.any() else [],
+                "notes": sorted(set(cells.get("energy_note", pd.Series(dtype=object)).dropna())),
+            },
+            "table2": paradigms.set_index("paradigm").to_dict(orient="index"),
+            "nrq": {f"{r.model} / {r.paradigm}": {"nrq": r.nrq, "ci_low": r.ci_low, "ci_high": r.ci_high} for r in overall.itertuples()},
+            "best_configuration": None if best is None else {"model": best["model"], "paradigm": best["paradigm"], "composite_z": best["composite_z"], "nrq": best["nrq"]},
+            "pareto_tokens": [f"{r.model} / {r.paradigm}" for r in pareto.loc[pareto["pareto_tokens_per_sample"]].itertuples()],
+            "comparisons": {
+                "tests": len(comparisons),
+                "significant_holm": len(significant),
+                "favouring": significant["favours"].value_counts().to_dict() if len(significant) else {},
+            },
+        }
+    )  # fmt: skip
+
+
+def _clean(value):
+    """JSON-safe: NaN -> null, numpy scalars -> Python."""
+    if isinstance(value, dict):
+        return {str(k): _clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return value

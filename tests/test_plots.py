@@ -1,0 +1,50 @@
+"""The figures draw from small tables, with and without energy, with one paradigm or several."""
+
+import numpy as np
+import pytest
+
+from test_tables import hand_cells
+from slmbench.plots import best_paradigm_heatmap, cost_axis, failures_by_paradigm, nrq_vs_size, pareto_plot, quality_vs_cost, score_by_model
+from slmbench.summary import leading_table, nrq_table, pareto_table
+
+
+def _inputs(cells):
+    constant = {k: (lambda s: (lambda idx: s))(s) for k, s in zip(zip(cells["model"], cells["paradigm"], cells["dataset"]), cells["score"])}
+    nrq = nrq_table(cells, constant, {d: 10 for d in cells["dataset"].unique()}, n_boot=5)
+    return pareto_table(cells), leading_table(cells), nrq
+
+
+def test_cost_axis_falls_back_to_latency_and_says_so():
+    cells = hand_cells()
+    assert cost_axis(pareto_table(cells))[0] == "energy_mj_per_token"
+    column, label = cost_axis(pareto_table(cells.assign(energy_mj_per_token=np.nan)))
+    assert column == "latency_mean_s" and "not measured" in label
+
+
+@pytest.mark.parametrize("base_only", [False, True])
+def test_every_figure_is_drawn(tmp_path, base_only):
+    cells = hand_cells().assign(metric="f1")
+    if base_only:
+        cells = cells.loc[cells["paradigm"] == "base"].assign(energy_mj_per_token=np.nan)
+    pareto, leading, nrq = _inputs(cells)
+    paths = {name: tmp_path / f"{name}.png" for name in ("score", "quality", "heatmap", "failures", "pareto", "size")}
+    score_by_model(cells, paths["score"])
+    quality_vs_cost(pareto, paths["quality"])
+    best_paradigm_heatmap(leading, paths["heatmap"])
+    failures_by_paradigm(cells, paths["failures"])
+    pareto_plot(pareto, paths["pareto"])
+    nrq_vs_size(nrq, {"m1": 0.5, "m2": None}, paths["size"])
+    for path in paths.values():
+        assert path.stat().st_size > 5000, path
+
+
+def test_nrq_against_size_without_any_size(tmp_path):
+    _, _, nrq = _inputs(hand_cells())
+    nrq_vs_size(nrq, {}, tmp_path / "size.png")
+    assert (tmp_path / "size.png").stat().st_size > 5000
+
+
+def test_failures_figure_without_failures(tmp_path):
+    cells = hand_cells().assign(failures_turn_limit=0)
+    failures_by_paradigm(cells, tmp_path / "f.png")
+    assert (tmp_path / "f.png").stat().st_size > 3000

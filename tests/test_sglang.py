@@ -1,0 +1,315 @@
+"""The SGLang engine without a GPU: its command line, its fingerprint, readiness against real
+local processes that stand in for the server, and the parsing of SGLang's /metrics."""
+
+import copy
+import importlib.util
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from slmbench.config import ROOT, ConfigError, grid, validate_config
+from slmbench.engines import EngineError, make_engine
+from slmbench.engines import server_metrics
+from slmbench.engines.managed import ServerFiles, pid_alive
+from slmbench.engines.sglang import SGLangEngine
+
+FIXTURE = Path(__file__).parent / "fixtures" / "sglang_metrics.txt"
+
+QWEN = {
+    "engine": "sglang",
+    "context_length": 32768,
+    "sampling": {"temperature": 0.0, "top_p": 0.9, "max_tokens": 1024, "seed": 0},
+    "sglang": {"model_path": "Qwen/Qwen2.5-7B-Instruct", "tp_size": 1, "mem_fraction_static": 0.85},
+}
+
+
+def model_cfg(**sglang) -> dict:
+    """A model entry as validate_config leaves it (schema defaults filled in)."""
+    raw = copy.deepcopy(QWEN)
+    raw["sglang"].update(sglang)
+    config = {"models": {"qwen": raw}, "paradigms": {"base": {"kind": "base"}}, "datasets": {"fpb": {}}}
+    return validate_config(config)["models"]["qwen"]
+
+
+def engine(tmp_path, cfg=None, name="qwen", cls=SGLangEngine, **kwargs) -> SGLangEngine:
+    kwargs = {"ready_timeout_s": 30, "idle_timeout_s": 0, "state_dir": tmp_path / "servers", "log": sys.stderr, **kwargs}
+    return cls(name, cfg or model_cfg(), **kwargs)
+
+
+def flag_value(command: list[str], flag: str) -> str:
+    return command[command.index(flag) + 1]
+
+
+# --- the command line -------------------------------------------------------------------
+
+def test_the_launch_command_carries_every_setting(tmp_path):
+    command = engine(tmp_path).launch_command(4321)
+    assert command[:3] == [sys.executable, "-m", "sglang.launch_server"]
+    assert all(isinstance(part, str) for part in command)
+    expected = {"--model-path": "Qwen/Qwen2.5-7B-Instruct", "--host": "127.0.0.1", "--port": "4321", "--tp-size": "1",
+                "--mem-fraction-static": "0.85", "--context-length": "32768", "--random-seed": "0", "--served-model-name": "qwen"}
+    assert {flag: flag_value(command, flag) for flag in expected} == expected
+    assert "--enable-metrics" in command  # on by default: the per-cell server statistics need it
+    for absent in ("--revision", "--reasoning-parser", "--tool-call-parser", "--dtype", "--sampling-defaults",
+                   "--trust-remote-code", "--enable-deterministic-inference"):
+        assert absent not in command
+
+
+def test_optional_flags_appear_when_set(tmp_path):
+    cfg = model_cfg(revision="abc123", reasoning_parser="qwen3", tool_call_parser="qwen25", dtype="bfloat16",
+                    sampling_defaults="openai", trust_remote_code=True, deterministic=True, enable_metrics=False,
+                    served_model_name="Qwen2.5-7B", tp_size=2, random_seed=7, extra_args=["--chunked-prefill-size", "4096"])
+    command = engine(tmp_path, cfg).launch_command(1)
+    assert flag_value(command, "--revision") == "abc123"
+    assert flag_value(command, "--reasoning-parser") == "qwen3"
+    assert flag_value(command, "--tool-call-parser") == "qwen25"
+    assert flag_value(command, "--dtype") == "bfloat16"
+    assert flag_value(command, "--sampling-defaults") == "openai"
+    assert flag_value(command, "--served-model-name") == "Qwen2.5-7B"
+    assert flag_value(command, "--tp-size") == "2" and flag_value(command, "--random-seed") == "7"
+    assert "--trust-remote-code" in command and "--enable-deterministic-inference" in command
+    assert "--enable-metrics" not in command
+    assert command[-2:] == ["--chunked-prefill-size", "4096"]
+    assert engine(tmp_path, cfg).served_model() == "Qwen2.5-7B"
+
+
+def test_a_local_folder_is_served_by_its_path(tmp_path):
+    folder = tmp_path / "qwen-local"
+    folder.mkdir()
+    (folder / "config.json").write_text("{}")
+    command = engine(tmp_path, model_cfg(model_path=str(folder), revision="ignored-for-local")).launch_command(1)
+    assert flag_value(command, "--model-path") == str(folder.resolve())
+    assert "--revision" not in command
+
+
+def test_make_engine_builds_the_sglang_engine(tmp_path):
+    server = {"ready_timeout_s": 12, "idle_timeout_s": 3, "state_dir": str(tmp_path / "s")}
+    made = make_engine("qwen", model_cfg(), models_dir=tmp_path, server=server)
+    assert isinstance(made, SGLangEngine) and made.ready_timeout_s == 12 and made.state_dir == tmp_path / "s"
+    assert made.health_path == "/health_generate"
+
+
+# --- the schema -------------------------------------------------------------------------
+
+def test_the_schema_fills_sglang_defaults_and_names_mistakes():
+    settings = model_cfg()["sglang"]
+    assert settings["tp_size"] == 1 and settings["enable_metrics"] is True and settings["extra_args"] == []
+    with pytest.raises(ConfigError, match=r"models\.qwen\.sglang.*'tp' was unexpected"):
+        model_cfg(tp=2)
+    config = {"models": {"qwen": {"engine": "sglang"}}, "paradigms": {"base": {"kind": "base"}}, "datasets": {"fpb": {}}}
+    with pytest.raises(ConfigError, match=r"models\.qwen: 'sglang' is a required property"):
+        validate_config(config)
+
+
+def test_a_llamacpp_model_gets_no_sglang_settings():
+    """No default for the sglang object itself: existing cells' params must not change."""
+    demo = validate_config(yaml.safe_load((ROOT / "config.yaml").read_text()))
+    assert all("sglang" not in m for m in demo["models"].values())
+
+
+def test_the_paper_config_is_the_full_grid():
+    config = validate_config(yaml.safe_load((ROOT / "configs" / "paper.yaml").read_text()))
+    assert len(config["models"]) == 24 and len(config["datasets"]) == 20 and len(list(grid(config))) == 1440
+    assert {m["engine"] for m in config["models"].values()} == {"sglang"}
+    assert len({m["family"] for m in config["models"].values()}) == 7
+    assert config["models"]["qwen3-8b"]["sglang"]["reasoning_parser"] == "qwen3"
+    assert config["n_samples"] == 50
+
+
+# --- the fingerprint --------------------------------------------------------------------
+
+def fingerprint(tmp_path, **sglang):
+    return engine(tmp_path, model_cfg(**sglang)).fingerprint()
+
+
+def test_the_fingerprint_names_model_revision_engine_and_answer_flags(tmp_path):
+    fp = fingerprint(tmp_path)
+    assert fp["engine"] == "sglang" and fp["hub_id"] == "Qwen/Qwen2.5-7B-Instruct" and fp["revision"] == "unpinned"
+    assert "sglang" in fp  # the installed version, or "not installed"
+    assert "--context-length" in fp["flags"]
+
+
+@pytest.mark.parametrize("change", [
+    {"revision": "0123abc"}, {"model_path": "Qwen/Qwen2.5-3B-Instruct"}, {"reasoning_parser": "qwen3"},
+    {"tool_call_parser": "qwen25"}, {"deterministic": True}, {"tp_size": 2}, {"random_seed": 1},
+    {"dtype": "float16"}, {"sampling_defaults": "openai"}, {"extra_args": ["--disable-radix-cache"]},
+    {"trust_remote_code": True},
+])
+def test_what_can_change_answers_changes_the_fingerprint(tmp_path, change):
+    assert fingerprint(tmp_path, **change) != fingerprint(tmp_path)
+
+
+@pytest.mark.parametrize("change", [
+    {"mem_fraction_static": 0.5}, {"enable_metrics": False}, {"served_model_name": "other"},
+])
+def test_what_cannot_change_answers_keeps_the_fingerprint(tmp_path, change):
+    assert fingerprint(tmp_path, **change) == fingerprint(tmp_path)
+
+
+def test_the_port_and_context_length(tmp_path):
+    base = engine(tmp_path)
+    assert base.launch_command(1)[1:] != base.launch_command(2)[1:]  # the port is in the command...
+    longer = model_cfg()
+    longer["context_length"] = 8192
+    assert engine(tmp_path, longer).fingerprint() != base.fingerprint()  # ...the context length in the fingerprint
+
+
+def test_a_local_folder_is_named_by_content_not_place(tmp_path):
+    def folder(where, weights=b"w" * 100):
+        where.mkdir(parents=True)
+        (where / "config.json").write_text("{}")
+        (where / "model.safetensors").write_bytes(weights)
+        (where / ".cache").mkdir()
+        (where / ".cache" / "lock").write_text("ignored")
+        return str(where)
+
+    here, there, changed = folder(tmp_path / "a"), folder(tmp_path / "b"), folder(tmp_path / "c", b"x" * 100)
+    fp = fingerprint(tmp_path, model_path=here)
+    assert set(fp["weights_sha256"]) == {"config.json", "model.safetensors"} and "hub_id" not in fp
+    assert fingerprint(tmp_path, model_path=there) == fp
+    assert fingerprint(tmp_path, model_path=changed) != fp
+
+
+# --- readiness, against real local processes --------------------------------------------
+
+# A stand-in for launch_server: /v1/models answers at once (as SGLang's does during warm-up),
+# /health_generate only after DELAY seconds, /metrics serves the recorded SGLang metrics.
+FAKE_SERVER = r"""
+import http.server, sys, time
+port, delay, metrics = int(sys.argv[1]), float(sys.argv[2]), open(sys.argv[3], "rb").read()
+start = time.monotonic()
+print("loading weights", flush=True)
+class Handler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        ready = time.monotonic() - start >= delay
+        code, body = {"/v1/models": (200, b"{}"), "/metrics": (200, metrics),
+                      "/health_generate": (200 if ready else 503, b"")}.get(self.path, (404, b""))
+        self.send_response(code)
+        self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *args):
+        pass
+http.server.HTTPServer(("127.0.0.1", port), Handler).serve_forever()
+"""
+
+
+class FakeSGLang(SGLangEngine):
+    """The real engine with only the server's command swapped for a local stand-in."""
+
+    server_module = "http.server"
+    script = FAKE_SERVER
+    delay_s = 0.0
+
+    def launch_command(self, port):
+        return [sys.executable, "-c", self.script, str(port), str(self.delay_s), str(FIXTURE)]
+
+
+def wait_gone(pid, timeout_s=20):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and pid_alive(pid):
+        time.sleep(0.1)
+    return not pid_alive(pid)
+
+
+def test_open_waits_for_health_generate_not_v1_models(tmp_path):
+    class SlowWarmUp(FakeSGLang):
+        delay_s = 2.0
+
+    fake = engine(tmp_path, cls=SlowWarmUp)
+    start = time.monotonic()
+    endpoint = fake.open()
+    try:
+        assert time.monotonic() - start >= 2.0, "open() returned before /health_generate answered"
+        assert endpoint.base_url.endswith("/v1") and endpoint.model == "qwen"
+        supervisor = ServerFiles(fake.state_dir, fake.server_key()).read_state()["supervisor_pid"]
+    finally:
+        fake.close()
+    assert wait_gone(supervisor), "the stand-in server outlived its only job"
+
+
+def test_a_server_that_never_gets_ready_times_out_with_its_log(tmp_path):
+    class NeverWarm(FakeSGLang):
+        delay_s = 1e9
+
+    fake = engine(tmp_path, cls=NeverWarm, ready_timeout_s=2)
+    start = time.monotonic()
+    with pytest.raises(EngineError, match=r"not ready within 2 s(.|\n)*loading weights"):
+        fake.open()
+    assert time.monotonic() - start < 15
+
+
+def test_a_server_that_crashes_reports_its_log(tmp_path):
+    class Crashes(FakeSGLang):
+        script = "import sys; print('RuntimeError: CUDA error: no CUDA-capable device is detected', file=sys.stderr); sys.exit(1)"
+
+    with pytest.raises(EngineError, match=r"exited before it was ready(.|\n)*no CUDA-capable device"):
+        engine(tmp_path, cls=Crashes).open()
+
+
+@pytest.mark.skipif(importlib.util.find_spec("sglang") is not None, reason="sglang is installed here")
+def test_without_sglang_installed_open_says_where_to_get_it(tmp_path):
+    with pytest.raises(EngineError, match=r"needs the 'sglang' package(.|\n)*envs/sglang.yaml"):
+        engine(tmp_path).open()
+
+
+# --- /metrics ---------------------------------------------------------------------------
+
+def test_metrics_parse_the_recorded_sglang_text():
+    values = server_metrics.parse(FIXTURE.read_text())
+    assert values["sglang:prompt_tokens_total"] == 128400.0
+    assert values["sglang:generation_tokens_total"] == 23456.0
+    assert values["sglang:cache_hit_rate"] == pytest.approx(0.6183, abs=1e-4)
+    assert values["sglang:e2e_request_latency_seconds_count"] == 150.0
+    assert values["python_gc_objects_collected_total"] == 12345.0 + 678.0  # summed over label sets
+    assert not any(name.endswith("_bucket") for name in values)
+
+
+def test_parse_skips_what_it_cannot_read():
+    text = 'garbage line\nx_total{a="b c}",d="e"} 2\nx_total{a="f"} 3 1700000000000\ny NaN\nz +Inf\n'
+    assert server_metrics.parse(text) == {"x_total": 5.0, "z": float("inf")}
+
+
+def test_a_cell_delta_gives_its_own_tokens_cache_hits_and_throughput():
+    after = server_metrics.parse(FIXTURE.read_text())
+    before = {**after, "sglang:prompt_tokens_total": 100000.0, "sglang:generation_tokens_total": 20000.0,
+              "sglang:cached_tokens_total": 60000.0, "sglang:num_requests_total": 100.0,
+              "sglang:e2e_request_latency_seconds_sum": 110.0, "sglang:e2e_request_latency_seconds_count": 100.0}
+    delta = server_metrics.cell_delta(before, after, wall_s=10.0)
+    assert delta["prompt_tokens"] == 28400 and delta["generation_tokens"] == 3456 and delta["requests"] == 50
+    assert delta["prefix_cache_hit_rate"] == pytest.approx(21000 / 28400, abs=1e-4)
+    assert delta["generation_tokens_per_s"] == pytest.approx(345.6)
+    assert delta["mean_request_latency_s"] == pytest.approx(2.0)
+    assert delta["server_gen_throughput"] == pytest.approx(412.736, abs=1e-3)
+    assert delta["server_restarted"] is False
+
+
+def test_a_restarted_server_counts_from_zero():
+    after = server_metrics.parse(FIXTURE.read_text())
+    before = {**after, "sglang:prompt_tokens_total": 1e9}
+    delta = server_metrics.cell_delta(before, after)
+    assert delta["prompt_tokens"] == 128400 and delta["server_restarted"] is True and delta["wall_s"] is None
+
+
+def test_without_a_cached_token_counter_the_hit_rate_is_the_servers_gauge():
+    after = server_metrics.parse(FIXTURE.read_text())
+    del after["sglang:cached_tokens_total"]
+    assert server_metrics.cell_delta({}, after)["prefix_cache_hit_rate"] == pytest.approx(0.6183, abs=1e-4)
+
+
+def test_a_window_scrapes_a_live_server_around_a_cell(tmp_path):
+    fake = engine(tmp_path, cls=FakeSGLang)
+    window = server_metrics.Window(fake.open)
+    try:
+        window.open()
+        stats = window.finish()
+    finally:
+        fake.close()
+    assert stats["prompt_tokens"] == 0 and stats["requests"] == 0 and stats["wall_s"] >= 0  # nothing sent in between
+    assert server_metrics.scrape("http://127.0.0.1:9/v1") is None  # nothing listens there
+
+
+def test_a_window_that_never_opened_reports_nothing():
+    assert server_metrics.Window(lambda: None).finish() is None

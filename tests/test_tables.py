@@ -1,0 +1,171 @@
+"""The analysis tables: Table 2 and NRQ recomputed by hand, the per-cell table, comparisons, and the
+base-only and one-model cases the workflow must survive."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from test_score import FPB, record
+from slmbench.score import score_cell
+from slmbench.summary import (
+    ALL_CATEGORIES,
+    COMPARISON_COLUMNS,
+    base_paradigm,
+    cell_answers,
+    comparisons_table,
+    failures_table,
+    headline,
+    leading_table,
+    nrq_table,
+    paradigm_table,
+    pareto_table,
+    scorers,
+)
+from slmbench.tables import analysis_pages, cells_table
+
+# (model, paradigm) -> (d1 score [category A, higher is better], d2 score [category B, RMSE])
+SCORES = {("m1", "base"): (0.5, 0.4), ("m1", "agent"): (0.6, 0.2), ("m2", "base"): (0.4, 0.5), ("m2", "agent"): (0.2, 0.5)}
+# (model, paradigm) -> completion rate, latency and failed samples of out of 10 per dataset
+COSTS = {("m1", "base"): ((1.0, 1.0), (1, 1), (0, 0)), ("m1", "agent"): ((0.8, 0.6), (2, 4), (2, 4)),
+         ("m2", "base"): ((1.0, 1.0), (1, 3), (0, 0)), ("m2", "agent"): ((1.0, 0.6), (6, 8), (0, 4))}  # fmt: skip
+
+
+def hand_cells() -> pd.DataFrame:
+    rows = []
+    for (model, paradigm), scores in SCORES.items():
+        completion, latency, failed = COSTS[(model, paradigm)]
+        for i, (dataset, category, metric, hib) in enumerate([("d1", "A", "f1", True), ("d2", "B", "rmse", False)]):
+            rows.append(
+                {
+                    "model": model, "paradigm": paradigm, "dataset": dataset, "category": category, "metric": metric,
+                    "higher_is_better": hib, "score": scores[i], "n": 10, "completion_rate": completion[i],
+                    "latency_mean_s": float(latency[i]), "tokens_per_sample": 100.0 * (1 + (paradigm == "agent")),
+                    "tokens_per_s": 50.0, "energy_mj_per_token": 2.0 if (model, paradigm) == ("m1", "agent") else np.nan,
+                    "failures_turn_limit": failed[i], "failures_timeout": 0,
+                }
+            )  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def test_nrq_per_model_and_category_by_hand():
+    cells = hand_cells()
+    constant = {k: (lambda s: (lambda idx: s))(s) for k, s in zip(zip(cells["model"], cells["paradigm"], cells["dataset"]), cells["score"])}
+    table = nrq_table(cells, constant, {"d1": 10, "d2": 10}, base="base", n_boot=20).set_index(["model", "paradigm", "category"])
+    # m1 agent: d1 (0.6 - 0.5)/0.5 = 0.2; d2 RMSE (0.2 - 0.4)/0.4 = -0.5, flipped: +0.5; NRQ = (0.2 + 0.5)/2
+    assert table.loc[("m1", "agent", "A"), "nrq"] == pytest.approx(0.2)
+    assert table.loc[("m1", "agent", "B"), "nrq"] == pytest.approx(0.5)
+    assert table.loc[("m1", "agent", ALL_CATEGORIES), "nrq"] == pytest.approx(0.35)
+    # m2 agent: d1 (0.2 - 0.4)/0.4 = -0.5; d2 0
+    assert table.loc[("m2", "agent", ALL_CATEGORIES), "nrq"] == pytest.approx(-0.25)
+    assert (table.xs("base", level="paradigm")["nrq"] == 0).all()
+    # the scores do not vary across resamples here, so the intervals collapse onto the estimates
+    assert np.allclose(table["ci_low"], table["nrq"]) and np.allclose(table["ci_high"], table["nrq"])
+    assert table.loc[("m1", "agent", "A"), "n_datasets"] == 1 and table.loc[("m1", "agent", ALL_CATEGORIES), "n_datasets"] == 2
+
+
+def test_table2_rows_by_hand_with_model_bootstrap_intervals():
+    table = paradigm_table(hand_cells(), base="base", n_boot=200, order=["base", "agent"])
+    assert list(table["paradigm"]) == ["base", "agent"]
+    agent = table.set_index("paradigm").loc["agent"]
+    assert agent["nrq"] == pytest.approx((0.35 - 0.25) / 2)
+    assert agent["completion_rate"] == pytest.approx((0.8 + 0.6 + 1.0 + 0.6) / 4)
+    assert agent["latency_mean_s"] == pytest.approx(5.0)
+    assert agent["energy_mj_per_token"] == pytest.approx(2.0)  # NaN cells skipped
+    assert agent["failure_rate"] == pytest.approx((2 + 4 + 0 + 4) / 40)
+    assert agent["n_models"] == 2 and agent["n_cells"] == 4
+    # resampling two models: the interval lies between the two models' own values and holds the mean
+    assert -0.25 - 1e-9 <= agent["nrq_ci_low"] <= agent["nrq"] <= agent["nrq_ci_high"] <= 0.35 + 1e-9
+    assert table.set_index("paradigm").loc["base", ["nrq", "nrq_ci_low", "nrq_ci_high"]].tolist() == [0, 0, 0]
+
+
+def test_failures_and_leading_advantage_tables():
+    cells = hand_cells()
+    failures = failures_table(cells).set_index(["model", "paradigm"])
+    assert failures.loc[("m1", "agent"), "failed"] == 6 and failures.loc[("m1", "agent"), "failure_rate"] == pytest.approx(0.3)
+    leading = leading_table(cells)
+    assert set(leading["level"]) == {"model", "category", "model x category"}
+    # m1 on category A: agent 0.6 against base 0.5 -> +20%
+    row = leading[(leading["level"] == "model x category") & (leading["model"] == "m1") & (leading["category"] == "A")].iloc[0]
+    assert row["best_paradigm"] == "agent" and row["leading_advantage_pct"] == pytest.approx(20.0)
+
+
+def scored_run(tmp_path, paradigms=("base", "agent"), models=("m1", "m2"), energy=None):
+    """Score real FPB records for a grid whose answers are chosen per model/paradigm; returns (cells, sample rows)."""
+    paths, rows = [], []
+    wrong = {"positive": "negative", "negative": "neutral", "neutral": "positive"}
+    for m in models:
+        for k, p in enumerate(paradigms):
+            # m1's later paradigms answer everything right, m2's everything wrong; base half right
+            right = [i % 2 == 0 for i in range(len(FPB))] if k == 0 else [m == "m1"] * len(FPB)
+            gens = [record(s, s["gold"] if ok else wrong[s["gold"]], model=m, paradigm=p) for s, ok in zip(FPB, right)]
+            summary, sample_rows = score_cell(gens, FPB, energy)
+            path = tmp_path / f"{m}-{p}.json"
+            path.write_text(json.dumps(summary))
+            paths.append(str(path))
+            rows += sample_rows
+    return cells_table(paths, labels={"m1": {"size_b": 0.1, "family": "F"}}), rows
+
+
+def test_cells_table_keeps_numbers_numeric_when_energy_was_not_measured(tmp_path):
+    cells, _ = scored_run(tmp_path, energy={"energy_j": None, "energy_note": "not measured: none", "hardware": {"cpu": "C", "gpus": []}})
+    assert cells["energy_mj_per_token"].dtype == float and cells["energy_mj_per_token"].isna().all()
+    assert (cells["hardware_cpu"] == "C").all() and "hardware" not in cells
+    assert cells.set_index("model")["size_b"].to_dict()["m1"] == 0.1 and cells.set_index("model")["size_b"].isna()["m2"].all()
+    cells.to_parquet(tmp_path / "cells.parquet")  # mixed and all-null columns still write
+    assert len(pd.read_parquet(tmp_path / "cells.parquet")) == 4
+
+
+def test_comparisons_are_paired_signed_and_adjusted(tmp_path):
+    cells, rows = scored_run(tmp_path)
+    answers = cell_answers(rows, {"fpb": FPB})
+    table = comparisons_table(answers, ["base", "agent"], n_resamples=200)
+    assert list(table.columns) == COMPARISON_COLUMNS and len(table) == 2
+    by_model = table.set_index("model")
+    assert by_model.loc["m1", "paradigm_a"] == "agent" and by_model.loc["m1", "paradigm_b"] == "base"
+    assert by_model.loc["m1", "diff"] > 0 > by_model.loc["m2", "diff"]
+    assert by_model.loc["m1", "score_a"] == pytest.approx(1.0) and by_model.loc["m2", "score_a"] == 0.0
+    assert (table["p_holm"] >= table["p_value"]).all() and (table["p_bh"] >= table["p_value"]).all() and (table["p_holm"] <= 1).all()
+    fns, sizes = scorers(answers)
+    assert sizes == {"fpb": len(FPB)} and fns[("m1", "agent", "fpb")](list(range(len(FPB)))) == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("paradigms,models", [(("base",), ("m1", "m2")), (("base", "agent"), ("m1",)), (("base",), ("m1",))])
+def test_the_whole_analysis_runs_with_only_base_or_one_model(tmp_path, paradigms, models):
+    cells, rows = scored_run(tmp_path, paradigms, models)
+    base = base_paradigm({p: {"kind": "base" if p == "base" else "single_agent"} for p in paradigms})
+    answers = cell_answers(rows, {"fpb": FPB})
+    fns, sizes = scorers(answers)
+    tables = {
+        "paradigms": paradigm_table(cells, base, n_boot=20),
+        "nrq": nrq_table(cells, fns, sizes, base, n_boot=20),
+        "composite_z": pd.DataFrame({"model": cells["model"], "paradigm": cells["paradigm"], "composite_z": 0.0}),
+        "leading_advantage": leading_table(cells),
+        "comparisons": comparisons_table(answers, list(paradigms), n_resamples=50),
+        "pareto": pareto_table(cells, base),
+        "failures": failures_table(cells),
+        "costs": cells,
+    }
+    if paradigms == ("base",):
+        assert (tables["nrq"]["nrq"] == 0).all() and tables["comparisons"].empty
+        assert list(tables["comparisons"].columns) == COMPARISON_COLUMNS
+        assert tables["leading_advantage"]["leading_advantage_pct"].isna().all()
+    pages = analysis_pages(**tables)
+    assert set(pages) == set(tables) and all(page.startswith("<!DOCTYPE html>") for page in pages.values())
+    assert "NRQ" in pages["nrq"] and "[" in pages["paradigms"]  # estimates shown with their intervals
+    summary = headline(cells, tables["paradigms"], tables["nrq"], tables["pareto"], tables["comparisons"], {"n_samples": 6}, base)
+    text = json.dumps(summary, allow_nan=False)  # valid JSON: NaN became null
+    assert summary["energy"]["measured"] is False and summary["grid"]["cells"] == len(paradigms) * len(models)
+    assert summary["comparisons"]["tests"] == len(tables["comparisons"]) and "table2" in text
+
+
+def test_headline_reports_measured_energy(tmp_path):
+    cells, rows = scored_run(tmp_path, energy={"energy_j": 0.5, "energy_source": "nvml", "energy_note": "NVML", "hardware": {"cpu": "C", "cpu_cores": 2, "gpus": ["H100"]}})
+    answers = cell_answers(rows, {"fpb": FPB})
+    fns, sizes = scorers(answers)
+    nrq = nrq_table(cells, fns, sizes, n_boot=10)
+    summary = headline(cells, paradigm_table(cells, n_boot=10), nrq, pareto_table(cells), comparisons_table(answers, ["base", "agent"], 20), {}, "base")
+    assert summary["energy"]["measured"] and summary["energy"]["sources"] == ["nvml"]
+    assert summary["hardware"] == [{"hardware": "C (2 cores) + 1 x H100", "cells": 4}]
+    assert summary["table2"]["agent"]["energy_mj_per_token"] > 0

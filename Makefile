@@ -24,7 +24,7 @@ report: install
 	$(SNAKEMAKE) --report results/report.html $(CONFIG_ARGS)
 
 test: install
-	$(VENV)/bin/python -m pytest -q
+	$(VENV)/bin/python -m pytest -q -rs
 
 lint: install
 	$(VENV)/bin/snakefmt --check Snakefile rules/

@@ -17,6 +17,7 @@ report: "report/workflow.rst"
 localrules:
     all,
     download,
+    score,
     aggregate,
     analyze,
     plot,

@@ -11,3 +11,6 @@ MIRROR = REPO / "tests" / "fixtures" / "mirror"
 @pytest.fixture
 def mirror() -> Path:
     return MIRROR
+
+
+from slurm_cluster import slurm_cluster  # noqa: E402,F401  (the real SLURM cluster fixture)

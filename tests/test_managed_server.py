@@ -68,3 +68,26 @@ def test_a_server_that_never_gets_ready_times_out_with_its_log(tmp_path):
     with pytest.raises(EngineError, match="not ready within 2 s(.|\n)*loading forever"):
         engine.open()
     assert time.monotonic() - start < 10
+
+
+def test_the_openai_engine_talks_to_a_running_server(tmp_path):
+    """A server someone else started (here: our llama.cpp one) used through the `openai` engine."""
+    import asyncio
+
+    from slmbench.cache import RequestCache
+    from slmbench.client import ChatClient
+    from slmbench.engines.openai_endpoint import OpenAIEndpointEngine
+
+    server = smol(tmp_path)
+    endpoint = server.open()
+    try:
+        engine = OpenAIEndpointEngine(endpoint.base_url, endpoint.model, revision="q4_1")
+        client = ChatClient(engine.open, engine.fingerprint(), RequestCache(tmp_path / "cache"),
+                            {"temperature": 0.0, "top_p": 0.9, "max_tokens": 5, "seed": 0})
+        call = asyncio.run(client.chat([{"role": "user", "content": "Say hello."}], "base"))
+    finally:
+        server.close()
+    assert call.output and 0 < call.completion_tokens <= 5 and not call.cache_hit
+    # Moving the server keeps the cache; another revision does not.
+    assert OpenAIEndpointEngine("http://10.0.0.1:9/v1", "smol", revision="q4_1").fingerprint() == engine.fingerprint()
+    assert OpenAIEndpointEngine(endpoint.base_url, "smol", revision="q8_0").fingerprint() != engine.fingerprint()

@@ -1,9 +1,12 @@
 """The real workflow, end to end, on SmolLM2 through llama.cpp over the fixture mirror."""
 
 import json
+import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -103,3 +106,30 @@ def test_a_changed_model_setting_reruns_only_that_model(run):
 def test_an_added_dataset_adds_only_its_cells(run):
     result = snakemake(run, config_for(run, datasets=("fpb", "fiqasa")), "-n")
     assert planned_outputs(result) == {"results/generations/smol-a/base/fiqasa.jsonl", "results/generations/smol-b/base/fiqasa.jsonl"}
+
+
+def test_a_killed_generation_job_resumes_from_the_cache(tmp_path):
+    config = config_for(tmp_path)
+    config["models"] = {"smol-a": {**config["models"]["smol-a"], "sampling": {"max_tokens": 24}}}
+    config["n_samples"] = 6
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(tmp_path),
+           "--configfile", str(tmp_path / "config.yaml"), "--cores", "1", "results/generations/smol-a/base/fpb.jsonl"]
+    job = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    cache = tmp_path / "cache" / "requests"
+    try:
+        deadline = time.monotonic() + 300
+        while len(list(cache.rglob("*.json"))) < 2:
+            assert job.poll() is None and time.monotonic() < deadline, "the job ended before it could be killed"
+            time.sleep(0.2)
+    finally:
+        os.killpg(job.pid, signal.SIGKILL)  # the whole job at once, as a scheduler's kill would
+        job.wait()
+    cached = len(list(cache.rglob("*.json")))
+    assert not (tmp_path / "results/generations/smol-a/base/fpb.jsonl").exists()
+    subprocess.run(cmd + ["--unlock"], check=True, capture_output=True)  # the killed run left its lock
+    result = subprocess.run(cmd + ["--rerun-incomplete"], capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    records = [json.loads(l) for l in (tmp_path / "results/generations/smol-a/base/fpb.jsonl").read_text().splitlines()]
+    assert len(records) == 6
+    assert sum(r["cache_hits"] for r in records) >= cached  # nothing generated before the kill was generated again

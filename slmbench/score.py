@@ -18,11 +18,7 @@ def fresh_tokens(record: dict[str, Any]) -> tuple[int, int]:
 
     Tokens are prompt + completion, the same tokens as `tokens_per_sample`.
     """
-    calls = [c for c in record.get("trace") or [] if c.get("type", "llm") == "llm"]
-    if not calls and record.get("llm_calls"):  # a record without a trace: all or nothing
-        fresh = not record.get("cache_hits")
-        return (record["usage"]["total_tokens"] if fresh else 0), (record["llm_calls"] if fresh else 0)
-    fresh = [c for c in calls if not c.get("cache_hit")]
+    fresh = [c for c in record["trace"] if c["type"] == "llm" and not c["cache_hit"]]
     return sum(c["prompt_tokens"] + c["completion_tokens"] for c in fresh), len(fresh)
 
 

@@ -22,6 +22,8 @@ rule score:
         "logs/score/{model}/{paradigm}/{dataset}.log",
     conda:
         "../envs/slmbench.yaml"
+    params:
+        analysis=config["analysis"],
     script:
         "../scripts/score.py"
 

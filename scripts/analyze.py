@@ -41,7 +41,7 @@ with open(snakemake.log[0], "w") as log:
         "nrq": nrq_table(cells, fns, sizes, base, n_boot=options["n_boot"], seed=options["seed"]),
         "composite_z": composite_z(cells),
         "leading_advantage": leading_table(cells),
-        "comparisons": comparisons_table(answers, list(settings["paradigms"]), n_resamples=options["n_permutations"], seed=options["seed"]),
+        "comparisons": comparisons_table(answers, list(settings["paradigms"]), n_resamples=options["n_permutations"], seed=options["seed"], fns=fns),
         "pareto": pareto_table(cells, base),
         "failures": failures_table(cells),
         "costs": cost_table(cells),

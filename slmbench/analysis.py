@@ -38,10 +38,24 @@ def dataset_gains(cells: pd.DataFrame, base: str = "base", eps: float = 1e-8) ->
     g = (s_a - s_base) / (|s_base| + eps), negated for lower-is-better metrics; NaN where the base
     cell or its score is missing.
     """
-    base_scores = cells.loc[cells["paradigm"] == base].set_index(["model", "dataset"])["score"]
-    s_base = pd.Series(base_scores.reindex(pd.MultiIndex.from_frame(cells[["model", "dataset"]])).to_numpy(), index=cells.index)
+    s_base = base_scores(cells, base)
     gain = (cells["score"] - s_base) / (s_base.abs() + eps)
     return cells.assign(gain=gain.where(cells["higher_is_better"].astype(bool), -gain))
+
+
+def base_scores(cells: pd.DataFrame, base: str = "base") -> pd.Series:
+    """Per cell: the score of the same model's base paradigm on the same dataset (NaN if none)."""
+    scores = cells.loc[cells["paradigm"] == base].set_index(["model", "dataset"])["score"]
+    return pd.Series(scores.reindex(pd.MultiIndex.from_frame(cells[["model", "dataset"]])).to_numpy(), index=cells.index)
+
+
+def zero_base(cells: pd.DataFrame, base: str = "base", eps: float = 1e-8, tol: float = 1e-6) -> pd.Series:
+    """Per cell: whether its gain enters NRQ with a base score of (about) 0, |s_base| <= tol.
+
+    There the gain divides by about eps, so one such dataset (e.g. a base F1 of 0) gives gains of
+    order 1e7 that swamp every average; the paper's formula is kept, such datasets are counted.
+    """
+    return (base_scores(cells, base).abs() <= tol) & dataset_gains(cells, base, eps)["gain"].notna()
 
 
 def nrq(cells: pd.DataFrame, base: str = "base", eps: float = 1e-8) -> pd.DataFrame:
@@ -155,42 +169,55 @@ def compare_paradigms(
     its paired bootstrap CI, and a two-sided paired permutation p-value.
 
     The permutation test swaps A's and B's answers on each sample with probability 1/2; the p-value
-    is (1 + #{|d*| >= |d|}) / (1 + n_resamples), so it is never 0. For lower-is-better metrics a
-    negative difference favours A.
+    is (1 + #{|d*| >= |d|}) / (1 + #permutations where d* is defined), so it is never 0. For
+    lower-is-better metrics a negative difference favours A.
+
+    When the difference is undefined (NaN, e.g. an RMSE with every answer missing in one
+    paradigm) there is nothing to test: diff, CI and p-value are all NaN.
     """
     n = len(samples)
     score_on = subset_scorer(spec, samples + samples, list(answers_a) + list(answers_b))
     rows = np.arange(n)
     observed = score_on(rows) - score_on(rows + n)
+    if n == 0 or np.isnan(observed):
+        return {"diff": float("nan"), "ci_low": float("nan"), "ci_high": float("nan"), "p_value": float("nan")}
     rng = np.random.default_rng(seed)
     boot = []
     for _ in range(n_resamples):
         drawn = rng.integers(0, n, n)
         boot.append(score_on(drawn) - score_on(drawn + n))
-    extreme = 0
+    extreme = defined = 0
     for _ in range(n_resamples):
         swap = rng.random(n) < 0.5
         permuted = score_on(np.where(swap, rows + n, rows)) - score_on(np.where(swap, rows, rows + n))
+        if np.isnan(permuted):
+            continue  # undefined on this relabelling (e.g. all of one side's answers missing): not evidence either way
+        defined += 1
         extreme += bool(abs(permuted) >= abs(observed) - 1e-12)
     low, high = _percentile_interval(boot, level)
-    return {"diff": observed, "ci_low": low, "ci_high": high, "p_value": (1 + extreme) / (1 + n_resamples)}
+    return {"diff": observed, "ci_low": low, "ci_high": high, "p_value": (1 + extreme) / (1 + defined)}
 
 
 def adjust_pvalues(pvalues: Sequence[float], method: str = "holm") -> np.ndarray:
-    """Family-wise (Holm) or false-discovery-rate (Benjamini-Hochberg, "bh") adjusted p-values, in input order."""
+    """Family-wise (Holm) or false-discovery-rate (Benjamini-Hochberg, "bh") adjusted p-values, in input order.
+
+    NaN p-values (tests that could not be made) stay NaN and do not count: the others are adjusted
+    among themselves, with m the number of finite p-values.
+    """
+    if method not in ("holm", "bh"):
+        raise ValueError(f"unknown method {method!r}; use 'holm' or 'bh'")
     p = np.asarray(pvalues, dtype=float)
-    m = len(p)
+    result = np.full(p.shape, np.nan)
+    finite = np.flatnonzero(~np.isnan(p))
+    m = len(finite)
     if m == 0:
-        return p
-    order = np.argsort(p)
+        return result
+    order = finite[np.argsort(p[finite])]
     ranked = p[order]
     if method == "holm":
         adjusted = np.maximum.accumulate((m - np.arange(m)) * ranked)
-    elif method == "bh":
-        adjusted = np.minimum.accumulate((m / np.arange(1, m + 1) * ranked)[::-1])[::-1]
     else:
-        raise ValueError(f"unknown method {method!r}; use 'holm' or 'bh'")
-    result = np.empty(m)
+        adjusted = np.minimum.accumulate((m / np.arange(1, m + 1) * ranked)[::-1])[::-1]
     result[order] = np.minimum(adjusted, 1.0)
     return result
 

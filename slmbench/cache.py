@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
+
+from .files import atomic_write_text
 
 
 def request_key(fingerprint: dict[str, Any], messages: list[dict[str, str]], sampling: dict[str, Any], tools: Any = None) -> str:
@@ -37,9 +37,4 @@ class RequestCache:
             return None
 
     def put(self, key: str, value: dict[str, Any]) -> None:
-        path = self._path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-        with os.fdopen(fd, "w") as f:
-            json.dump(value, f, ensure_ascii=False)
-        os.replace(tmp, path)
+        atomic_write_text(self._path(key), json.dumps(value, ensure_ascii=False))

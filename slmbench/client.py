@@ -19,7 +19,19 @@ from .cache import RequestCache, request_key
 from .engines.base import Endpoint
 from .trace import ChatError, LLMCall
 
-CONTEXT_MARKERS = ("context", "too long", "exceed", "maximum")
+# How llama.cpp ("exceed context window") and SGLang/vLLM ("longer than the model's context
+# length", "maximum context length") say that a prompt does not fit.
+CONTEXT_MARKERS = ("context window", "context length", "maximum context")
+
+
+def fold_system_prompt(messages: list[dict[str, str]]) -> list[dict[str, str]]:
+    """For chat templates without a system role (Gemma's): the system prompt opens the first user turn."""
+    if not messages or messages[0]["role"] != "system":
+        return messages
+    system, rest = messages[0]["content"], messages[1:]
+    if rest and rest[0]["role"] == "user":
+        return [{"role": "user", "content": f"{system}\n\n{rest[0]['content']}"}, *rest[1:]]
+    return [{"role": "user", "content": system}, *rest]
 
 
 @dataclass
@@ -42,6 +54,7 @@ class ChatClient:
         retries: int = 3,
         backoff_s: float = 1.0,
         api_key: str = "none",
+        system_role: bool = True,
     ):
         self._open_endpoint = open_endpoint
         self.fingerprint = fingerprint
@@ -52,6 +65,7 @@ class ChatClient:
         self.retries = retries
         self.backoff_s = backoff_s
         self.api_key = api_key
+        self.system_role = system_role
         self.stats = ClientStats()
         self._client: openai.AsyncOpenAI | None = None
         self._endpoint: Endpoint | None = None
@@ -65,6 +79,9 @@ class ChatClient:
         return self._client, self._endpoint
 
     async def chat(self, messages: list[dict[str, str]], agent: str) -> LLMCall:
+        """One completion; the returned call records the messages as the model received them."""
+        if not self.system_role:
+            messages = fold_system_prompt(messages)
         key = request_key(self.fingerprint, messages, self.sampling)
         hit = self.cache.get(key)
         if hit is not None:

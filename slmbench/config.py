@@ -119,10 +119,29 @@ def model_slice(config: dict[str, Any], model: str) -> dict[str, Any]:
     return {"name": model, **entry}
 
 
+# The paradigm settings each kind reads; the others cannot change its results.
+PARADIGM_KEYS = {
+    "base": ("kind", "max_tokens"),
+    "single_agent": ("kind", "max_tokens", "max_turns", "tool_output_tokens", "tool_timeout_s", "tools"),
+    "multi_agent": ("kind", "max_tokens", "max_turns", "max_delegations", "tool_output_tokens", "tool_timeout_s", "tools"),
+}
+
+
+def paradigm_slice(config: dict[str, Any], paradigm: str) -> dict[str, Any]:
+    """The paradigm's settings its kind reads, and for agents the version of their prompts."""
+    entry = config["paradigms"][paradigm]
+    kept = {k: v for k, v in entry.items() if k in PARADIGM_KEYS[entry["kind"]]}
+    if entry["kind"] != "base":
+        from .agents.prompts import PROMPT_VERSION
+
+        kept["prompt_version"] = PROMPT_VERSION  # prompts live in code: a new version reruns agent cells
+    return {"name": paradigm, **kept}
+
+
 def cell_slice(config: dict[str, Any], model: str, paradigm: str, dataset: str) -> dict[str, Any]:
     return {
         "model": model_slice(config, model),
-        "paradigm": {"name": paradigm, **config["paradigms"][paradigm]},
+        "paradigm": paradigm_slice(config, paradigm),
         "dataset": {**dataset_slice(config, dataset), **config["datasets"][dataset]},
         "n_samples": config["n_samples"],
         "seed": config["seed"],

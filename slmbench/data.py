@@ -8,27 +8,17 @@ through. A mirror folder holds `<dataset>.jsonl` files already in this shape.
 
 from __future__ import annotations
 
-import ast
 import json
 import random
 from pathlib import Path
 from typing import Any, Iterable
 
+from .files import atomic_write_text
 from .registry import DatasetSpec
 
 
 class DatasetUnavailable(RuntimeError):
     """Neither the mirror nor the hub could provide a dataset."""
-
-
-def parse_listish(value: Any) -> Any:
-    """Mirror files keep some lists as their Python repr; give them back as lists."""
-    if isinstance(value, str) and value[:1] == "[":
-        try:
-            return ast.literal_eval(value)
-        except (ValueError, SyntaxError):
-            return value
-    return value
 
 
 def normalize_hub_row(spec: DatasetSpec, row: dict[str, Any], index: int) -> dict[str, Any]:
@@ -107,13 +97,7 @@ def fetch_dataset(spec: DatasetSpec, mirror: str | None, hub_id: str | None = No
 
 
 def write_jsonl(path: Path | str, records: Iterable[dict[str, Any]]) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    with open(tmp, "w") as f:
-        for r in records:
-            f.write(json.dumps(r, ensure_ascii=False) + "\n")
-    tmp.replace(path)
+    atomic_write_text(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
 
 
 def read_jsonl(path: Path | str) -> list[dict[str, Any]]:

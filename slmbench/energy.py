@@ -28,6 +28,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from .files import atomic_write_text
+
 RAPL_ROOT = "/sys/class/powercap"
 _TOP_ZONE = re.compile(r"^intel-rapl:\d+$")
 _SUB_ZONE = re.compile(r"^intel-rapl:\d+:\d+$")
@@ -262,6 +264,7 @@ class EnergyMeter:
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self._hardware: dict[str, Any] | None = None
+        self._t0: float | None = None
 
     @classmethod
     def off(cls, reason: str) -> "EnergyMeter":
@@ -305,6 +308,9 @@ class EnergyMeter:
         return total / 1e3 if self.source == "nvml" else total / 1e6
 
     def stop(self) -> None:
+        if self._t0 is None:  # never started: the job sent no request
+            self.reasons.append("no request reached the server in this job (all answers came from the cache)")
+            return
         self.duration_s = time.perf_counter() - self._t0
         self._stop.set()
         if self._thread is not None:
@@ -351,10 +357,7 @@ def meta_path(generations_path: str | os.PathLike) -> Path:
 
 def write_meta(path: str | os.PathLike, result: dict[str, Any], **extra: Any) -> None:
     """Write a meter's result (plus any extra keys) as the cell's sidecar JSON, atomically."""
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps({**result, **extra}, indent=2, allow_nan=False))
-    tmp.replace(path)
+    atomic_write_text(path, json.dumps({**result, **extra}, indent=2, allow_nan=False))
 
 
 def read_meta(path: str | os.PathLike) -> dict[str, Any] | None:

@@ -21,10 +21,11 @@ from .trace import SampleRun
 
 
 def cell_sampling(cell: dict[str, Any]) -> dict[str, Any]:
-    """The model's sampling settings, with the dataset's max_tokens where it sets one."""
+    """The model's sampling settings; max_tokens from the dataset, else the paradigm, where they set one."""
     sampling = dict(cell["model"]["sampling"])
-    if cell["dataset"].get("max_tokens"):
-        sampling["max_tokens"] = cell["dataset"]["max_tokens"]
+    for override in (cell["paradigm"], cell["dataset"]):
+        if override.get("max_tokens"):
+            sampling["max_tokens"] = override["max_tokens"]
     return sampling
 
 
@@ -83,18 +84,25 @@ def generate_cell(cell: dict[str, Any], dataset_path: str, out_path: str, *, set
     model = settings["models"][name]
     engine = make_engine(name, model, models_dir=Path(settings["models_dir"]), server=settings["server"], log=log)
     window = server_metrics.Window(engine.open) if model["engine"] == "sglang" else None
-    client_cfg = settings["client"]
-    client = ChatClient(
-        window.open if window else engine.open, engine.fingerprint(), RequestCache(settings["cache_dir"]), cell_sampling(cell),
-        concurrency=client_cfg["concurrency"], timeout_s=client_cfg["timeout_s"],
-        retries=client_cfg["retries"], backoff_s=client_cfg["backoff_s"], api_key=getattr(engine, "api_key", "none"),
-    )
     # An endpoint on another machine uses energy this machine cannot see.
     meter = EnergyMeter.off("the model is served by an endpoint this job did not start") if model["engine"] == "openai" else EnergyMeter()
+
+    def open_endpoint():
+        endpoint = window.open() if window else engine.open()
+        meter.start()  # once the server is up: loading the model is not this cell's energy
+        return endpoint
+
+    client_cfg = settings["client"]
+    client = ChatClient(
+        open_endpoint, engine.fingerprint(), RequestCache(settings["cache_dir"]), cell_sampling(cell),
+        concurrency=client_cfg["concurrency"], timeout_s=client_cfg["timeout_s"],
+        retries=client_cfg["retries"], backoff_s=client_cfg["backoff_s"], api_key=getattr(engine, "api_key", "none"),
+        system_role=model["system_role"],
+    )
     try:
-        with meter:
-            records = asyncio.run(run_samples(cell, spec, samples, client, log, search_index))
+        records = asyncio.run(run_samples(cell, spec, samples, client, log, search_index))
     finally:
+        meter.stop()
         server_stats = window.finish() if window else None  # before close: the server may stop
         engine.close()
     if server_stats:

@@ -173,6 +173,12 @@ def _ner_item(sample: dict, answer):
     tokens = as_list(sample["tokens"]) if sample.get("tokens") is not None else sample["text"].split()
     if sample.get("label") is not None:
         gold_tags = as_list(sample["label"])
+        if len(gold_tags) != len(tokens):
+            source = "tokens" if sample.get("tokens") is not None else "whitespace tokens of text"
+            raise ValueError(
+                f"NER sample {sample.get('id')!r}: {len(tokens)} {source} but {len(gold_tags)} gold tags in 'label'; "
+                "the tags must align one to one with the tokens"
+            )
     else:
         gold_tags = entities_to_bio(as_list(sample["gold"]), tokens)
     gold = set(bio_entities(gold_tags))

@@ -6,7 +6,7 @@ what kind of answer the model must give, and which metric FinBen reports for it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 CATEGORIES = (
     "sentiment",
@@ -42,7 +42,6 @@ class DatasetSpec:
     higher_is_better: bool = True
     split: str = "test"
     choices: tuple[str, ...] = ()
-    extra_metrics: tuple[str, ...] = field(default=())
 
     def __post_init__(self):
         if self.category not in CATEGORIES:
@@ -51,7 +50,6 @@ class DatasetSpec:
             raise ValueError(f"{self.name}: unknown task type {self.task_type!r}")
 
 
-_CLS = ("accuracy", "f1_weighted", "f1_macro", "mcc")
 _SENTIMENT = ("positive", "negative", "neutral")
 _MOVE = ("Rise", "Fall")
 _CREDIT = ("good", "bad")
@@ -59,11 +57,11 @@ _CREDIT = ("good", "bad")
 DATASETS: dict[str, DatasetSpec] = {
     s.name: s
     for s in [
-        DatasetSpec("fpb", "TheFinAI/flare-fpb", "sentiment", "classification", "f1_weighted", choices=_SENTIMENT, extra_metrics=_CLS),
-        DatasetSpec("fiqasa", "TheFinAI/flare-fiqasa", "sentiment", "classification", "f1_weighted", choices=_SENTIMENT, extra_metrics=_CLS),
+        DatasetSpec("fpb", "TheFinAI/flare-fpb", "sentiment", "classification", "f1_weighted", choices=_SENTIMENT),
+        DatasetSpec("fiqasa", "TheFinAI/flare-fiqasa", "sentiment", "classification", "f1_weighted", choices=_SENTIMENT),
         DatasetSpec("tsa", "TheFinAI/flare-tsa", "sentiment", "regression", "rmse", higher_is_better=False),
-        DatasetSpec("fomc", "TheFinAI/finben-fomc", "classification", "classification", "f1_weighted", choices=("dovish", "hawkish", "neutral"), extra_metrics=_CLS),
-        DatasetSpec("headlines", "TheFinAI/flare-headlines", "classification", "classification", "avg_f1", choices=("Yes", "No"), extra_metrics=_CLS),
+        DatasetSpec("fomc", "TheFinAI/finben-fomc", "classification", "classification", "f1_weighted", choices=("dovish", "hawkish", "neutral")),
+        DatasetSpec("headlines", "TheFinAI/flare-headlines", "classification", "classification", "avg_f1", choices=("Yes", "No")),
         DatasetSpec(
             "multifin_en",
             "TheFinAI/flare-multifin-en",
@@ -71,24 +69,23 @@ DATASETS: dict[str, DatasetSpec] = {
             "classification",
             "f1_weighted",
             choices=("Finance", "Technology", "Tax & Accounting", "Business & Management", "Government & Controls", "Industry"),
-            extra_metrics=_CLS,
         ),
         DatasetSpec("ner", "TheFinAI/flare-ner", "ner", "ner", "entity_f1"),
         DatasetSpec("finer_ord", "TheFinAI/finben-finer-ord", "ner", "ner", "entity_f1"),
         DatasetSpec("finqa", "TheFinAI/flare-finqa", "qa", "qa", "exact_match"),
         DatasetSpec("convfinqa", "TheFinAI/flare-convfinqa", "qa", "qa", "exact_match"),
         DatasetSpec("tatqa", "TheFinAI/flare-tatqa", "qa", "qa", "exact_match"),
-        DatasetSpec("acl18", "TheFinAI/flare-sm-acl", "stock_movement", "classification", "accuracy", choices=_MOVE, extra_metrics=_CLS),
-        DatasetSpec("bigdata22", "TheFinAI/flare-sm-bigdata", "stock_movement", "classification", "accuracy", choices=_MOVE, extra_metrics=_CLS),
-        DatasetSpec("cikm18", "TheFinAI/flare-sm-cikm", "stock_movement", "classification", "accuracy", choices=_MOVE, extra_metrics=_CLS),
-        DatasetSpec("german", "TheFinAI/flare-german", "credit_scoring", "classification", "f1_weighted", choices=_CREDIT, extra_metrics=_CLS),
-        DatasetSpec("australian", "TheFinAI/flare-australian", "credit_scoring", "classification", "f1_weighted", choices=_CREDIT, extra_metrics=_CLS),
-        DatasetSpec("polish", "TheFinAI/cra-polish", "fraud_bankruptcy", "classification", "f1_weighted", choices=("no", "yes"), extra_metrics=_CLS),
-        DatasetSpec("taiwan", "TheFinAI/cra-taiwan", "fraud_bankruptcy", "classification", "f1_weighted", choices=("no", "yes"), extra_metrics=_CLS),
-        DatasetSpec("ccfraud", "TheFinAI/cra-ccfraud", "fraud_bankruptcy", "classification", "f1_weighted", choices=_CREDIT, extra_metrics=_CLS),
-        DatasetSpec("travelinsurance", "TheFinAI/cra-travelinsurace", "fraud_bankruptcy", "classification", "f1_weighted", choices=("yes", "no"), extra_metrics=_CLS),
-        DatasetSpec("ectsum", "TheFinAI/flare-ectsum", "summarization", "extractive_summarization", "rouge1", extra_metrics=("rouge1", "rouge2", "rougeL")),
-        DatasetSpec("edtsum", "TheFinAI/flare-edtsum", "summarization", "abstractive_summarization", "rouge1", extra_metrics=("rouge1", "rouge2", "rougeL")),
+        DatasetSpec("acl18", "TheFinAI/flare-sm-acl", "stock_movement", "classification", "accuracy", choices=_MOVE),
+        DatasetSpec("bigdata22", "TheFinAI/flare-sm-bigdata", "stock_movement", "classification", "accuracy", choices=_MOVE),
+        DatasetSpec("cikm18", "TheFinAI/flare-sm-cikm", "stock_movement", "classification", "accuracy", choices=_MOVE),
+        DatasetSpec("german", "TheFinAI/flare-german", "credit_scoring", "classification", "f1_weighted", choices=_CREDIT),
+        DatasetSpec("australian", "TheFinAI/flare-australian", "credit_scoring", "classification", "f1_weighted", choices=_CREDIT),
+        DatasetSpec("polish", "TheFinAI/cra-polish", "fraud_bankruptcy", "classification", "f1_weighted", choices=("no", "yes")),
+        DatasetSpec("taiwan", "TheFinAI/cra-taiwan", "fraud_bankruptcy", "classification", "f1_weighted", choices=("no", "yes")),
+        DatasetSpec("ccfraud", "TheFinAI/cra-ccfraud", "fraud_bankruptcy", "classification", "f1_weighted", choices=_CREDIT),
+        DatasetSpec("travelinsurance", "TheFinAI/cra-travelinsurace", "fraud_bankruptcy", "classification", "f1_weighted", choices=("yes", "no")),
+        DatasetSpec("ectsum", "TheFinAI/flare-ectsum", "summarization", "extractive_summarization", "rouge1"),
+        DatasetSpec("edtsum", "TheFinAI/flare-edtsum", "summarization", "abstractive_summarization", "rouge1"),
     ]
 }
 

@@ -9,7 +9,8 @@ import numpy as np
 from . import registry
 from .answers import extract_answer
 from .energy import hardware_label
-from .metrics import sample_scores, score_dataset
+from .analysis import bootstrap_ci
+from .metrics import sample_scores, score_dataset, subset_scorer
 from .trace import FAILURE_KINDS
 
 
@@ -63,12 +64,18 @@ def energy_summary(generations: list[dict[str, Any]], meta: dict[str, Any] | Non
 
 
 def score_cell(
-    generations: list[dict[str, Any]], dataset: list[dict[str, Any]], meta: dict[str, Any] | None = None
+    generations: list[dict[str, Any]],
+    dataset: list[dict[str, Any]],
+    meta: dict[str, Any] | None = None,
+    n_boot: int = 1000,
+    seed: int = 0,
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """The cell's summary row and its per-sample rows.
 
     Answers are extracted again from the stored outputs, so a fix to extraction
     rescores without regenerating. `meta` is the generation job's sidecar (energy, hardware).
+    `score_ci_low`/`score_ci_high` are a seeded percentile bootstrap 95% interval of the primary
+    metric over the cell's samples (`n_boot` resamples, rescored exactly by `subset_scorer`).
     """
     first = generations[0]
     spec = registry.get(first["dataset"])
@@ -80,6 +87,7 @@ def score_cell(
     answers = [None if g["failure"] else extract_answer(spec, g["output"], s) for g, s in zip(generations, samples)]
     metrics = score_dataset(spec, samples, answers)
     per_sample = sample_scores(spec, samples, answers)
+    _, ci_low, ci_high = bootstrap_ci(subset_scorer(spec, samples, answers), len(samples), n_boot=n_boot, seed=seed)
 
     n = len(generations)
     latency = np.array([g["latency_s"] for g in generations], dtype=float)
@@ -94,6 +102,8 @@ def score_cell(
         "metric": spec.metric,
         "higher_is_better": spec.higher_is_better,
         "score": metrics[spec.metric],
+        "score_ci_low": ci_low,
+        "score_ci_high": ci_high,
         "metrics": metrics,
         "n": n,
         "n_missing_answer": sum(a is None for a in answers),

@@ -26,6 +26,7 @@ from .analysis import (
     leading_advantage,
     pareto_frontier,
     table2_ci,
+    zero_base,
 )
 from .metrics import subset_scorer
 
@@ -132,6 +133,9 @@ def nrq_table(
     One bootstrap serves both: each category's cells enter a second time under a pseudo-model
     'model<SEP>category', whose NRQ is the mean gain within that category, and every replicate
     resamples each dataset once for all of them, so all intervals come from the same resamples.
+
+    `n_datasets_zero_base` counts the datasets whose gain divides by a base score of 0 (|s_base| <=
+    1e-6): the paper's formula is kept, but each such gain is of order 1e7 and swamps the mean.
     """
     sep = "\x1f"
     per_category = cells.assign(model=cells["model"] + sep + cells["category"])
@@ -144,6 +148,13 @@ def nrq_table(
     result.insert(2, "category", split[1].fillna(ALL_CATEGORIES))
     n_datasets = cells.groupby("category")["dataset"].nunique()
     result["n_datasets"] = result["category"].map(lambda c: cells["dataset"].nunique() if c == ALL_CATEGORIES else n_datasets[c])
+    flagged = cells.assign(zero_base=zero_base(cells, base))
+    per_config = flagged.groupby(["model", "paradigm"])["zero_base"].sum()
+    per_category = flagged.groupby(["model", "paradigm", "category"])["zero_base"].sum()
+    result["n_datasets_zero_base"] = [
+        int(per_config.get((m, p), 0) if c == ALL_CATEGORIES else per_category.get((m, p, c), 0))
+        for m, p, c in zip(result["model"], result["paradigm"], result["category"])
+    ]
     order = {c: i for i, c in enumerate([ALL_CATEGORIES, *dict.fromkeys(cells["category"])])}
     return result.sort_values("category", key=lambda c: c.map(order), kind="stable", ignore_index=True)
 
@@ -161,13 +172,24 @@ def leading_table(cells: pd.DataFrame) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True).reindex(columns=columns)
 
 
-def comparisons_table(answers: CellAnswers, paradigms: list[str], n_resamples: int = 2000, seed: int = 0, alpha: float = 0.05) -> pd.DataFrame:
+def comparisons_table(
+    answers: CellAnswers,
+    paradigms: list[str],
+    n_resamples: int = 2000,
+    seed: int = 0,
+    alpha: float = 0.05,
+    fns: Mapping[tuple[str, str, str], Any] | None = None,
+) -> pd.DataFrame:
     """Every pair of paradigms, per model and dataset, on the same samples: the difference of the
     primary metric (A - B), its paired bootstrap 95% CI and a paired permutation p-value, adjusted
     over the whole table (Holm: family-wise; BH: false discovery rate). Empty with one paradigm.
 
-    `favours` names the paradigm whose metric is better when the Holm-adjusted p < alpha.
+    `fns` are the cells' subset scorers from `scorers(answers)` (built here when not given).
+    `favours` names the paradigm whose metric is better when the Holm-adjusted p < alpha; it is
+    empty where the difference is undefined (NaN: no p-value, left out of the adjustments).
     """
+    if fns is None:
+        fns = scorers(answers)[0]
     rows = []
     for (model, dataset) in dict.fromkeys((k[0], k[2]) for k in answers):
         present = [p for p in paradigms if (model, p, dataset) in answers]
@@ -176,21 +198,21 @@ def comparisons_table(answers: CellAnswers, paradigms: list[str], n_resamples: i
             _, _, answers_b = answers[(model, b, dataset)]
             if not samples:
                 continue
-            scorer = subset_scorer(spec, samples, answers_a)
             result = compare_paradigms(spec, samples, answers_a, answers_b, n_resamples=n_resamples, seed=seed)
             all_rows = np.arange(len(samples))
             rows.append(
                 {
                     "model": model, "dataset": dataset, "category": spec.category, "metric": spec.metric,
                     "higher_is_better": spec.higher_is_better, "paradigm_a": a, "paradigm_b": b, "n": len(samples),
-                    "score_a": scorer(all_rows), "score_b": subset_scorer(spec, samples, answers_b)(all_rows), **result,
+                    "score_a": fns[(model, a, dataset)](all_rows), "score_b": fns[(model, b, dataset)](all_rows), **result,
                 }
             )  # fmt: skip
     frame = pd.DataFrame(rows, columns=[c for c in COMPARISON_COLUMNS if c not in ("p_holm", "p_bh", "favours")])
     frame["p_holm"] = adjust_pvalues(frame["p_value"].to_numpy(), "holm")
     frame["p_bh"] = adjust_pvalues(frame["p_value"].to_numpy(), "bh")
     better_a = np.where(frame["higher_is_better"].astype(bool), frame["diff"] > 0, frame["diff"] < 0)
-    frame["favours"] = np.where(frame["p_holm"] < alpha, np.where(better_a, frame["paradigm_a"], frame["paradigm_b"]), "")
+    significant = (frame["p_holm"] < alpha) & frame["diff"].notna()
+    frame["favours"] = np.where(significant, np.where(better_a, frame["paradigm_a"], frame["paradigm_b"]), "")
     return frame.reindex(columns=COMPARISON_COLUMNS)
 
 
@@ -212,6 +234,15 @@ def failures_table(cells: pd.DataFrame) -> pd.DataFrame:
     out["failed"] = out[kinds].sum(axis=1)
     out["failure_rate"] = out["failed"] / out["n"]
     return out.reset_index()
+
+
+def config_costs(cells: pd.DataFrame) -> pd.DataFrame:
+    """Per model x paradigm: completion, tokens, latency and throughput averaged over datasets, and
+    the failed samples summed over them (from `failures_table`)."""
+    columns = ["completion_rate", "tokens_per_sample", "latency_mean_s", "tokens_per_s"]
+    means = cells.groupby(["model", "paradigm"])[columns].mean()
+    failed = failures_table(cells).set_index(["model", "paradigm"])["failed"]
+    return means.assign(failed=failed.reindex(means.index)).reset_index()
 
 
 def cost_table(cells: pd.DataFrame) -> pd.DataFrame:

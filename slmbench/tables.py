@@ -22,7 +22,7 @@ SUMMARY_COLUMNS = {
 
 # Per-cell columns that are numbers even when every cell has NaN/None there (e.g. energy not measured).
 NUMERIC_COLUMNS = (
-    "score", "completion_rate", "failure_rate", "latency_mean_s", "latency_median_s", "latency_p95_s",
+    "score", "score_ci_low", "score_ci_high", "completion_rate", "failure_rate", "latency_mean_s", "latency_median_s", "latency_p95_s",
     "prompt_tokens_per_sample", "completion_tokens_per_sample", "tokens_per_sample", "llm_calls_per_sample",
     "tokens_per_s", "energy_j", "energy_mj_per_token", "energy_j_per_sample", "cached_call_share", "generation_s",
 )  # fmt: skip
@@ -64,16 +64,6 @@ def samples_table(sample_paths: list[str]) -> pd.DataFrame:
     return frame
 
 
-def summary_by_paradigm(cells: pd.DataFrame) -> pd.DataFrame:
-    """Per model and paradigm: cost and completion averaged over datasets."""
-    columns = [c for c in SUMMARY_COLUMNS if c != "score"]
-    failures = [c for c in cells.columns if c.startswith("failures_")]
-    grouped = cells.groupby(["model", "paradigm"])
-    out = grouped[columns].mean()
-    out["failed samples"] = grouped[failures].sum().sum(axis=1)
-    return out.rename(columns=SUMMARY_COLUMNS).reset_index()
-
-
 def scores_wide(cells: pd.DataFrame) -> pd.DataFrame:
     """Score per dataset (columns) for each model and paradigm (rows)."""
     labels = cells.assign(column=cells["dataset"] + " (" + cells["metric"] + ")")
@@ -81,10 +71,13 @@ def scores_wide(cells: pd.DataFrame) -> pd.DataFrame:
 
 
 def cells_html(cells: pd.DataFrame, title: str = "slmbench: results per cell") -> str:
+    from .summary import config_costs
+
+    per_config = config_costs(cells).rename(columns={**SUMMARY_COLUMNS, "failed": "failed samples"})
     every = cells.drop(columns=[c for c in ("energy_note",) if c in cells.columns])
     sections = [
         ("Score per dataset", "FinBen's primary metric of each dataset (in brackets); higher is better except RMSE.", scores_wide(cells)),
-        ("Cost and completion per model and paradigm", "Means over datasets; failed samples is the sum over datasets.", summary_by_paradigm(cells)),
+        ("Cost and completion per model and paradigm", "Means over datasets; failed samples is the sum over datasets.", per_config),
         ("Every cell", "One row per model x paradigm x dataset, with all metrics and failure counts.", every),
     ]
     return html_page(title, sections)
@@ -145,7 +138,8 @@ HEADERS = {
     "llm_calls_per_sample": "LLM calls / sample", "cached_call_share": "share of calls from cache",
     "composite_z": "composite z", "leading_advantage_pct": "leading advantage (%)", "p_value": "p", "p_holm": "p (Holm)",
     "p_bh": "p (BH)", "diff": "A - B", "hardware_label": "hardware", "n_models": "models", "n_cells": "cells",
-    "failure_rate": "failure rate", "paradigm_a": "paradigm A", "paradigm_b": "paradigm B", "score_a": "score A", "score_b": "score B",
+    "failure_rate": "failure rate", "n_datasets_zero_base": "datasets with base score 0",
+    "score_ci_low": "score CI low", "score_ci_high": "score CI high", "paradigm_a": "paradigm A", "paradigm_b": "paradigm B", "score_a": "score A", "score_b": "score B",
 }  # fmt: skip
 
 
@@ -157,6 +151,17 @@ def with_ci(frame: pd.DataFrame, column: str, low: str | None = None, high: str 
         "&ndash;" if e != e else f"{_format(e)} <small>[{_format(lo)}, {_format(hi)}]</small>" for e, lo, hi in zip(out[column], lows, highs)
     ]
     return out
+
+
+def nrq_zero_base_note(overall: pd.DataFrame) -> str:
+    """The NRQ page's one-sentence warning, with how many model x dataset base scores are 0 in this run."""
+    n = 0
+    if "n_datasets_zero_base" in overall and len(overall):
+        n = int(overall.groupby("model")["n_datasets_zero_base"].max().sum())
+    return (
+        "NRQ is unstable when a base score is near 0 (the gain divides by |base| + 1e-8, so one such dataset swamps "
+        f"the mean); this run has {n} model x dataset base score(s) of 0, counted per row in 'datasets with base score 0'."
+    )
 
 
 def analysis_pages(
@@ -178,6 +183,7 @@ def analysis_pages(
     for column in ["nrq", *COST_COLUMNS]:
         table2 = with_ci(table2, column)
     overall = nrq.loc[nrq["category"] == ALL_CATEGORIES].drop(columns=["category"])
+    zero_base_note = nrq_zero_base_note(overall)
     per_category = nrq.loc[nrq["category"] != ALL_CATEGORIES].pivot_table(index=["model", "paradigm"], columns="category", values="nrq", sort=False).reset_index()
     per_category.columns.name = None
     tested = comparisons.sort_values(["p_value", "model", "dataset"]) if len(comparisons) else comparisons
@@ -191,7 +197,8 @@ def analysis_pages(
         )], raw=("nrq", *COST_COLUMNS)),
         "nrq": html_page("Normalized response quality (NRQ)", [
             ("Per model and paradigm", "NRQ: the relative gain of the paradigm's score over the same model's base, averaged within each task "
-             "category and then over categories (lower-is-better metrics flipped). CI: 95% paired bootstrap over samples.",
+             "category and then over categories (lower-is-better metrics flipped). CI: 95% paired bootstrap over samples. "
+             + zero_base_note,
              with_ci(overall, "nrq", "ci_low", "ci_high")),
             ("Per task category", "The mean relative gain over base within each category (CIs in nrq.csv).", per_category),
         ], raw=("nrq",)),

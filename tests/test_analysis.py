@@ -18,6 +18,7 @@ from slmbench.analysis import (
     pareto_frontier,
     table2,
     table2_ci,
+    zero_base,
 )
 from slmbench.metrics import subset_scorer
 from slmbench.registry import DATASETS
@@ -231,3 +232,43 @@ def test_bootstrap_nrq_is_paired_and_brackets_the_point_estimate():
     assert single["ci_low"] > 0  # single is right on every sample base is right on: paired resamples never favour base
     base = result.set_index("paradigm").loc["base"]
     assert base["ci_low"] == base["ci_high"] == 0.0
+
+
+def test_compare_paradigms_with_an_undefined_difference_tests_nothing():
+    spec = DATASETS["tsa"]
+    samples = [{"gold": 0.0}] * 6
+    # A has every answer missing: its RMSE, and so the difference, is undefined
+    result = compare_paradigms(spec, samples, [None] * 6, [0.5] * 6, n_resamples=200)
+    assert all(np.isnan(result[k]) for k in ("diff", "ci_low", "ci_high", "p_value"))
+
+
+def test_compare_paradigms_counts_only_relabellings_where_the_metric_is_defined():
+    spec = DATASETS["tsa"]
+    samples = [{"gold": 0.0}] * 2
+    # A answers only sample 0 (RMSE 0.1), B only sample 1 (0.5). Of the four swaps, keeping or swapping both gives
+    # |d| = 0.4 and swapping one leaves a side with no answer (undefined), so every defined relabelling is as extreme.
+    result = compare_paradigms(spec, samples, [0.1, None], [None, 0.5], n_resamples=200)
+    assert result["diff"] == pytest.approx(-0.4)
+    assert result["p_value"] == 1.0
+
+
+def test_adjust_pvalues_leaves_nan_out_of_the_family():
+    p = [0.01, np.nan, 0.04, 0.03]
+    finite = [0.01, 0.04, 0.03]
+    for method in ("holm", "bh"):
+        adjusted = adjust_pvalues(p, method)
+        assert np.isnan(adjusted[1])
+        # the others are adjusted as if the untestable pair were not there (m = 3, not 4)
+        assert adjusted[[0, 2, 3]] == pytest.approx(adjust_pvalues(finite, method))
+    # by hand, Holm with m = 3: 0.01 x 3, 0.03 x 2, 0.04 x 1 -> 0.03, 0.06, running max 0.06
+    assert adjust_pvalues(p, "holm")[[0, 2, 3]] == pytest.approx([0.03, 0.06, 0.06])
+    assert np.isnan(adjust_pvalues([np.nan, np.nan], "bh")).all()
+
+
+def test_zero_base_flags_gains_that_divide_by_a_zero_base_score():
+    scores = {("m1", "base"): [0.0, 0.8, 0.4, 0.7], ("m1", "single"): [0.6, 0.4, 0.2, 0.7]}
+    cells = _cells(scores)
+    flags = zero_base(cells)
+    assert list(cells.loc[flags, "dataset"]) == ["d1", "d1"]  # base and single on d1
+    # the paper's formula is kept: the gain is 0.6 / 1e-8
+    assert _value(dataset_gains(cells), "gain", paradigm="single", dataset="d1") == pytest.approx(6e7)

@@ -122,3 +122,15 @@ def test_a_too_long_prompt_is_a_context_failure(tmp_path):
     with pytest.raises(ChatError) as err:
         asyncio.run(client.chat(MESSAGES, "base"))
     assert err.value.kind == "context_length_exceeded" and len(server.requests) == 1
+
+
+def test_a_template_without_system_role_gets_the_system_prompt_in_the_first_user_turn(tmp_path):
+    server = FaultyServer([])
+    client, _ = chat(tmp_path, server.endpoint, system_role=False)
+    system = {"role": "system", "content": "You are an analyst. Tools: calculator."}
+    later = [{"role": "assistant", "content": "<think>.</think>"}, {"role": "user", "content": "<observation>1</observation>"}]
+    call = asyncio.run(client.chat([system, *MESSAGES, *later], "single_agent"))
+    sent = server.requests[-1]["messages"]
+    assert [m["role"] for m in sent] == ["user", "assistant", "user"]
+    assert sent[0]["content"].startswith(system["content"]) and sent[0]["content"].endswith(MESSAGES[0]["content"])
+    assert call.messages == sent  # the trace shows what the model really received

@@ -51,3 +51,25 @@ def test_a_cell_slice_holds_only_its_own_model(raw):
     for model, paradigm, dataset in grid(config):
         same = cell_slice(config, model, paradigm, dataset) == cell_slice(changed, model, paradigm, dataset)
         assert same == (model != "gemma3-270m")
+
+
+def test_a_paradigm_slice_holds_only_what_its_kind_reads(raw):
+    config = validate_config(raw)
+    search = copy.deepcopy(config)
+    for paradigm in search["paradigms"].values():
+        paradigm["tools"]["web_search"]["top_k"] = 9  # only agents search
+    delegation = copy.deepcopy(config)
+    for paradigm in delegation["paradigms"].values():
+        paradigm["max_delegations"] = 5  # only the multi-agent system delegates
+    for model, paradigm, dataset in grid(config):
+        cell = cell_slice(config, model, paradigm, dataset)
+        assert (cell == cell_slice(search, model, paradigm, dataset)) == (paradigm == "base")
+        assert (cell == cell_slice(delegation, model, paradigm, dataset)) == (paradigm != "multi_agent")
+
+
+def test_agent_cells_carry_the_prompt_version():
+    from slmbench.agents.prompts import PROMPT_VERSION
+
+    config = validate_config(yaml.safe_load(DEFAULT_CONFIG.read_text()))
+    assert cell_slice(config, "smollm2-135m", "single_agent", "fpb")["paradigm"]["prompt_version"] == PROMPT_VERSION
+    assert "prompt_version" not in cell_slice(config, "smollm2-135m", "base", "fpb")["paradigm"]

@@ -124,3 +124,11 @@ def test_a_meter_switched_off_says_why():
         pass
     result = meter.result()
     assert result["energy_j"] is None and result["energy_note"] == "not measured: the model is served by a remote endpoint"
+
+
+def test_a_meter_never_started_measured_nothing_and_says_why():
+    meter = EnergyMeter()
+    meter.stop()  # a fully cached job never opens the server, so never starts its meter
+    result = meter.result()
+    assert result["energy_j"] is None and result["energy_source"] is None
+    assert "cache" in result["energy_note"]

@@ -215,3 +215,12 @@ def test_subset_scorer_rescores_any_index_sample():
 def test_length_mismatch_is_an_error():
     with pytest.raises(ValueError):
         score_dataset(FPB, _cls_samples(["positive"]), [])
+
+
+def test_ner_tags_that_do_not_align_with_the_tokens_are_an_error():
+    from_text = {"id": "ner7", "text": "Apple Inc hired Tim", "label": ["B-ORG", "I-ORG", "O"], "gold": []}
+    with pytest.raises(ValueError, match="ner7.*4 whitespace tokens of text but 3 gold tags"):
+        score_dataset(DATASETS["ner"], [from_text], [[["Apple Inc", "ORG"]]])
+    from_tokens = {"id": "fo2", "tokens": ["a", "b"], "label": ["O"], "gold": []}
+    with pytest.raises(ValueError, match="fo2"):
+        sample_scores(DATASETS["finer_ord"], [from_tokens], [[]])

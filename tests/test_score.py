@@ -56,3 +56,21 @@ def test_energy_only_over_calls_sent_and_nan_when_all_cached_or_unmeasured():
     unmeasured = energy_summary(half, {"energy_j": None, "energy_note": "not measured: no counter"})
     assert math.isnan(unmeasured["energy_mj_per_token"]) and unmeasured["energy_note"] == "not measured: no counter"
     assert math.isnan(energy_summary(half, None)["energy_mj_per_token"])
+
+
+def test_score_cell_bootstrap_interval_of_the_score():
+    from slmbench.analysis import cell_score_ci
+    from slmbench.registry import DATASETS
+
+    gens = [record(s, s["gold"] if i % 3 else "nonsense") for i, s in enumerate(FPB)]
+    summary, rows = score_cell(gens, FPB, None, n_boot=200, seed=5)
+    answers = [r["answer"] for r in rows]
+    # the same seeded bootstrap as the analysis's per-cell interval, over the cell's own samples
+    assert (summary["score"], summary["score_ci_low"], summary["score_ci_high"]) == pytest.approx(
+        cell_score_ci(DATASETS["fpb"], FPB, answers, n_boot=200, seed=5)
+    )
+    assert summary["score_ci_low"] < summary["score"] < summary["score_ci_high"]  # some right, some wrong: the interval is wide
+    again, _ = score_cell(gens, FPB, None, n_boot=200, seed=5)
+    assert (again["score_ci_low"], again["score_ci_high"]) == (summary["score_ci_low"], summary["score_ci_high"])
+    perfect, _ = score_cell([record(s, s["gold"]) for s in FPB], FPB, None, n_boot=50, seed=0)
+    assert perfect["score_ci_low"] == perfect["score_ci_high"] == perfect["score"] == 1.0

@@ -15,6 +15,8 @@ from slmbench.summary import (
     base_paradigm,
     cell_answers,
     comparisons_table,
+    config_costs,
+    cost_table,
     failures_table,
     headline,
     leading_table,
@@ -23,7 +25,9 @@ from slmbench.summary import (
     pareto_table,
     scorers,
 )
-from slmbench.tables import analysis_pages, cells_table
+from slmbench.analysis import composite_z
+from slmbench.registry import DATASETS
+from slmbench.tables import analysis_pages, cells_html, cells_table
 
 # (model, paradigm) -> (d1 score [category A, higher is better], d2 score [category B, RMSE])
 SCORES = {("m1", "base"): (0.5, 0.4), ("m1", "agent"): (0.6, 0.2), ("m2", "base"): (0.4, 0.5), ("m2", "agent"): (0.2, 0.5)}
@@ -153,7 +157,11 @@ def test_the_whole_analysis_runs_with_only_base_or_one_model(tmp_path, paradigms
         assert tables["leading_advantage"]["leading_advantage_pct"].isna().all()
     pages = analysis_pages(**tables)
     assert set(pages) == set(tables) and all(page.startswith("<!DOCTYPE html>") for page in pages.values())
-    assert "NRQ" in pages["nrq"] and "[" in pages["paradigms"]  # estimates shown with their intervals
+    for row in tables["nrq"].loc[tables["nrq"]["category"] == ALL_CATEGORIES].itertuples():
+        # each configuration's NRQ is shown with its interval
+        assert f"<td>{row.model}</td><td>{row.paradigm}</td><td>{row.nrq:.3f} <small>[{row.ci_low:.3f}, {row.ci_high:.3f}]</small>" in pages["nrq"]
+    last = tables["paradigms"].iloc[-1]
+    assert f"{last['latency_mean_s']:.3f} <small>[{last['latency_mean_s_ci_low']:.3f}, {last['latency_mean_s_ci_high']:.3f}]" in pages["paradigms"]
     summary = headline(cells, tables["paradigms"], tables["nrq"], tables["pareto"], tables["comparisons"], {"n_samples": 6}, base)
     text = json.dumps(summary, allow_nan=False)  # valid JSON: NaN became null
     assert summary["energy"]["measured"] is False and summary["grid"]["cells"] == len(paradigms) * len(models)
@@ -169,3 +177,78 @@ def test_headline_reports_measured_energy(tmp_path):
     assert summary["energy"]["measured"] and summary["energy"]["sources"] == ["nvml"]
     assert summary["hardware"] == [{"hardware": "C (2 cores) + 1 x H100", "cells": 4}]
     assert summary["table2"]["agent"]["energy_mj_per_token"] > 0
+
+
+def _constant_scorers(cells):
+    return {k: (lambda s: (lambda idx: s))(s) for k, s in zip(zip(cells["model"], cells["paradigm"], cells["dataset"]), cells["score"])}
+
+
+def _nrq_page(cells, nrq):
+    empty = pd.DataFrame(columns=COMPARISON_COLUMNS)
+    tables = {
+        "paradigms": paradigm_table(cells, n_boot=5), "nrq": nrq, "composite_z": composite_z(cells), "leading_advantage": leading_table(cells),
+        "comparisons": empty, "pareto": pareto_table(cells), "failures": failures_table(cells), "costs": cost_table(cells),
+    }  # fmt: skip
+    return analysis_pages(**tables)["nrq"]
+
+
+def test_nrq_counts_datasets_with_a_zero_base_score_and_the_page_says_so():
+    cells = hand_cells()
+    cells.loc[(cells["model"] == "m1") & (cells["paradigm"] == "base") & (cells["dataset"] == "d1"), "score"] = 0.0
+    table = nrq_table(cells, _constant_scorers(cells), {"d1": 10, "d2": 10}, base="base", n_boot=20)
+    indexed = table.set_index(["model", "paradigm", "category"])
+    counts = indexed["n_datasets_zero_base"]
+    assert counts[("m1", "agent", ALL_CATEGORIES)] == 1 and counts[("m1", "agent", "A")] == 1 and counts[("m1", "agent", "B")] == 0
+    assert counts[("m1", "base", ALL_CATEGORIES)] == 1 and (counts.xs("m2", level="model") == 0).all()
+    # the paper's formula is kept: d1's gain is 0.6 / 1e-8, averaged with d2's +0.5
+    assert indexed.loc[("m1", "agent", ALL_CATEGORIES), "nrq"] == pytest.approx((0.6 / 1e-8 + 0.5) / 2)
+    page = _nrq_page(cells, table)
+    assert "datasets with base score 0" in page and "this run has 1 model x dataset base score(s) of 0" in page
+    clean = hand_cells()
+    assert "this run has 0 model x dataset" in _nrq_page(clean, nrq_table(clean, _constant_scorers(clean), {"d1": 10, "d2": 10}, n_boot=5))
+
+
+def _tsa_answers(pairs):
+    """CellAnswers for TSA (gold 0): {(model, paradigm): answers}."""
+    samples = [{"id": str(i), "gold": 0.0} for i in range(6)]
+    return {(m, p, "tsa"): (DATASETS["tsa"], samples, answers) for (m, p), answers in pairs.items()}
+
+
+def test_comparisons_with_an_undefined_difference_mark_no_winner():
+    answers = _tsa_answers({
+        ("m1", "base"): [0.9] * 6, ("m1", "agent"): [None] * 6,  # agent never answered: RMSE undefined
+        ("m2", "base"): [0.9] * 6, ("m2", "agent"): [0.0] * 6,  # a clear difference
+    })  # fmt: skip
+    table = comparisons_table(answers, ["base", "agent"], n_resamples=100).set_index("model")
+    assert np.isnan(table.loc["m1", ["diff", "ci_low", "ci_high", "p_value", "p_holm", "p_bh"]].astype(float)).all()
+    assert table.loc["m1", "favours"] == ""
+    # the untestable pair is left out of the family: m2 is adjusted alone, so its p stays as it is
+    assert table.loc["m2", "p_holm"] == table.loc["m2", "p_bh"] == table.loc["m2", "p_value"] < 0.05
+    assert table.loc["m2", "favours"] == "agent"
+
+
+def test_comparisons_use_the_scorers_passed_in(monkeypatch):
+    answers = _tsa_answers({("m1", "base"): [0.9] * 6, ("m1", "agent"): [0.0] * 6})
+    fns = {("m1", "base", "tsa"): lambda idx: 0.25, ("m1", "agent", "tsa"): lambda idx: 0.75}
+
+    def rebuild(*args):
+        raise AssertionError("comparisons_table rebuilt a scorer it was given")
+
+    monkeypatch.setattr("slmbench.summary.subset_scorer", rebuild)
+    row = comparisons_table(answers, ["base", "agent"], n_resamples=20, fns=fns).iloc[0]
+    assert (row["score_a"], row["score_b"]) == (0.75, 0.25)
+
+
+def test_cells_page_costs_per_configuration_share_the_failures_table(tmp_path):
+    cells = hand_cells()
+    costs = config_costs(cells).set_index(["model", "paradigm"])
+    assert costs.loc[("m1", "agent"), "completion_rate"] == pytest.approx(0.7)
+    assert costs.loc[("m2", "agent"), "latency_mean_s"] == pytest.approx(7.0)
+    assert costs["failed"].to_dict() == failures_table(cells).set_index(["model", "paradigm"])["failed"].to_dict()
+    scored, _ = scored_run(tmp_path)
+    page = cells_html(scored)
+    assert "failed samples" in page and "score CI low" in page
+    for row in scored.itertuples():  # every cell's score interval reaches the page
+        assert f"{row.score_ci_low:.3f}" in page and f"{row.score_ci_high:.3f}" in page
+    assert scored["score_ci_low"].dtype == float and (scored["score_ci_low"] <= scored["score"]).all()
+    assert (scored["score"] <= scored["score_ci_high"]).all()

@@ -13,6 +13,10 @@ from typing import Mapping
 
 from slmbench.tools.base import Tool
 
+# Bump when a prompt's text changes: it is part of every agent cell's params, so the
+# workflow reruns the agent cells (and only those).
+PROMPT_VERSION = 1
+
 SINGLE_AGENT_ROLE = "You are a general-purpose financial analyst."
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 
@@ -32,3 +33,11 @@ class Engine(ABC):
 
     def close(self) -> None:
         """Release what open() took; a shared server may go on serving other jobs."""
+
+
+def package_version(distribution: str) -> str:
+    """An engine's installed version: a new release may answer differently, so fingerprints name it."""
+    try:
+        return version(distribution)
+    except PackageNotFoundError:
+        return "not installed"

@@ -4,19 +4,12 @@ from __future__ import annotations
 
 import sys
 from functools import cached_property
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
+from .base import package_version
 from .managed import ManagedServerEngine
 from .weights import file_sha256, resolve_weights
-
-
-def llama_cpp_version() -> str:
-    try:
-        return version("llama-cpp-python")
-    except PackageNotFoundError:
-        return "not installed"
 
 
 class LlamaCppEngine(ManagedServerEngine):
@@ -42,7 +35,7 @@ class LlamaCppEngine(ManagedServerEngine):
         return {
             "engine": "llamacpp",
             "weights_sha256": file_sha256(self.weights_path, self.state_dir / "hashes"),
-            "llama_cpp_python": llama_cpp_version(),
+            "llama_cpp_python": package_version("llama-cpp-python"),
             "flags": self.answer_flags(),
         }
 

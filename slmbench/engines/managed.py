@@ -24,6 +24,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
+from ..files import atomic_write_text
 from .base import Endpoint, Engine, EngineError
 
 
@@ -91,8 +92,10 @@ class ServerFiles:
         """Count leases whose job is still alive, dropping the others."""
         alive = 0
         for lease in self.leases.glob("*") if self.leases.exists() else []:
-            pid = int(lease.name.split("-", 1)[0])
-            if pid_alive(pid):
+            pid = lease.name.split("-", 1)[0]
+            if not pid.isdigit():  # not a lease (say, an NFS placeholder)
+                continue
+            if pid_alive(int(pid)):
                 alive += 1
             else:
                 lease.unlink(missing_ok=True)
@@ -147,17 +150,16 @@ class ManagedServerEngine(Engine):
         command = self.launch_command(port)
         print(f"[engine] starting the {self.name} server: {' '.join(command)}", file=self.log, flush=True)
         print(f"[engine] server log: {files.log}", file=self.log, flush=True)
-        files.log.write_text("")
-        supervisor = subprocess.Popen(
-            [sys.executable, "-m", "slmbench.engines.supervisor", "--key-prefix", str(files.state.with_suffix("")),
-             "--idle-timeout", str(self.idle_timeout_s), "--", *command],
-            start_new_session=True,  # outlives this job, so later jobs can join it
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=open(files.log, "ab"),
-        )
+        files.log.write_bytes(b"")  # a new server, a new log; then appended to by it and its supervisor
+        with open(files.log, "ab") as log:
+            supervisor = subprocess.Popen(
+                [sys.executable, "-m", "slmbench.engines.supervisor", "--key-prefix", str(files.state.with_suffix("")),
+                 "--idle-timeout", str(self.idle_timeout_s), "--", *command],
+                start_new_session=True,  # outlives this job, so later jobs can join it
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log,
+            )
         state = {"supervisor_pid": supervisor.pid, "port": port, "command": command, "started": time.time()}
-        tmp = files.state.with_suffix(".tmp")
-        tmp.write_text(json.dumps(state))
-        os.replace(tmp, files.state)
+        atomic_write_text(files.state, json.dumps(state))
         return state
 
     def health_ok(self, base: str) -> bool:
@@ -183,7 +185,7 @@ class ManagedServerEngine(Engine):
         self.close()
         raise EngineError(
             f"the {self.name} server was not ready within {self.ready_timeout_s:.0f} s "
-            f"(models.{self.name}.server.ready_timeout_s); the end of its log ({files.log}):\n{log_tail(files.log)}"
+            f"(config key server.ready_timeout_s); the end of its log ({files.log}):\n{log_tail(files.log)}"
         )
 
     def close(self) -> None:

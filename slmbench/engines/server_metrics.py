@@ -42,7 +42,7 @@ def parse(text: str) -> dict[str, float]:
             value = float(match.group(3))
         except ValueError:
             continue
-        if not math.isnan(value):
+        if math.isfinite(value):  # NaN and +Inf gauges carry no per-cell information (and break JSON)
             values[match.group(1)] = values.get(match.group(1), 0.0) + value
     return values
 

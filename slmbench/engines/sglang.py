@@ -11,20 +11,12 @@ from __future__ import annotations
 import importlib.util
 import sys
 from functools import cached_property
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
-from .base import Endpoint, EngineError
+from .base import Endpoint, EngineError, package_version
 from .managed import ManagedServerEngine
 from .weights import file_sha256
-
-
-def sglang_version() -> str:
-    try:
-        return version("sglang")
-    except PackageNotFoundError:
-        return "not installed"
 
 
 class SGLangEngine(ManagedServerEngine):
@@ -76,7 +68,7 @@ class SGLangEngine(ManagedServerEngine):
         return {"weights_sha256": {str(p.relative_to(self.local_path)): file_sha256(p, memo) for p in files}}
 
     def fingerprint(self) -> dict[str, Any]:
-        return {"engine": "sglang", **self.model_identity(), "sglang": sglang_version(), "flags": self.answer_flags()}
+        return {"engine": "sglang", **self.model_identity(), "sglang": package_version("sglang"), "flags": self.answer_flags()}
 
     def launch_command(self, port: int) -> list[str]:
         s = self.settings

@@ -12,9 +12,11 @@ import hashlib
 import importlib
 import importlib.util
 import json
+import os
 from pathlib import Path
 from typing import Any
 
+from ..files import atomic_write_text
 from .base import EngineError
 from .managed import locked
 
@@ -30,8 +32,10 @@ def resolve_weights(model: str, weights: dict[str, Any], models_dir: Path) -> Pa
         if weights.get("assemble"):
             path = models_dir / f"{model}.gguf"
             with locked(models_dir / f"{model}.lock"):
-                if not path.exists():
-                    importlib.import_module(weights["package"]).assemble(output_path=path)
+                if not path.exists():  # assembled beside, then renamed: an interrupted build leaves no partial file
+                    partial = path.with_name(path.name + ".partial")
+                    importlib.import_module(weights["package"]).assemble(output_path=partial, overwrite=True)
+                    os.replace(partial, path)
         elif "file" in weights:
             path = Path(spec.submodule_search_locations[0]) / weights["file"]
         else:
@@ -58,6 +62,5 @@ def file_sha256(path: Path, memo_dir: Path) -> str:
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
             digest.update(block)
-    memo.parent.mkdir(parents=True, exist_ok=True)
-    memo.write_text(json.dumps({"stamp": stamp, "sha256": digest.hexdigest()}))
+    atomic_write_text(memo, json.dumps({"stamp": stamp, "sha256": digest.hexdigest()}))
     return digest.hexdigest()

@@ -46,11 +46,6 @@ def is_error(output: str) -> bool:
     return output.startswith(ERROR_PREFIX)
 
 
-def approx_tokens(text: str) -> int:
-    """Approximate token count (characters / 4)."""
-    return -(-len(text) // CHARS_PER_TOKEN)
-
-
 def truncate_tokens(text: str, max_tokens: int) -> str:
     """Cut `text` to about `max_tokens` tokens, marking the cut so the model knows."""
     return shorten(text, max_tokens * CHARS_PER_TOKEN, TRUNCATION_MARK)

@@ -91,3 +91,31 @@ def test_the_openai_engine_talks_to_a_running_server(tmp_path):
     # Moving the server keeps the cache; another revision does not.
     assert OpenAIEndpointEngine("http://10.0.0.1:9/v1", "smol", revision="q4_1").fingerprint() == engine.fingerprint()
     assert OpenAIEndpointEngine(endpoint.base_url, "smol", revision="q8_0").fingerprint() != engine.fingerprint()
+
+
+class Sleeper(ManagedServerEngine):
+    """A real process that writes its pid and waits: enough to watch what happens to it."""
+
+    def __init__(self, pid_file, **kwargs):
+        super().__init__("sleeper", **kwargs)
+        self.pid_file = pid_file
+
+    def fingerprint(self):
+        return {"engine": "sleeper"}
+
+    def launch_command(self, port):
+        return [sys.executable, "-c", f"import os, time; open({str(self.pid_file)!r}, 'w').write(str(os.getpid())); time.sleep(120)"]
+
+
+def test_a_server_does_not_outlive_a_killed_supervisor(tmp_path):
+    import os
+    import signal
+
+    engine = Sleeper(tmp_path / "server.pid", ready_timeout_s=60, idle_timeout_s=60, state_dir=tmp_path)
+    files = ServerFiles(tmp_path, engine.server_key())
+    files.leases.mkdir(parents=True)
+    state = engine._start(files)
+    assert wait_until(lambda: (tmp_path / "server.pid").exists() and (tmp_path / "server.pid").read_text())
+    server_pid = int((tmp_path / "server.pid").read_text())
+    os.kill(state["supervisor_pid"], signal.SIGKILL)  # no chance to clean up
+    assert wait_until(lambda: not pid_alive(server_pid), timeout_s=10), "the server was orphaned"

@@ -8,6 +8,7 @@ leases and log files.
 from __future__ import annotations
 
 import argparse
+import ctypes
 import os
 import signal
 import subprocess
@@ -17,11 +18,22 @@ from pathlib import Path
 
 from .managed import ServerFiles, locked
 
+PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
+
+
+def die_with_parent() -> None:
+    """In the server's process: if the supervisor dies, even by SIGKILL, Linux sends the server SIGTERM."""
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    except OSError:  # not Linux: the supervisor's own SIGTERM handler is the only guard
+        pass
+
 
 def supervise(files: ServerFiles, command: list[str], idle_timeout_s: float, poll_s: float = 0.5) -> int:
     with open(files.log, "ab") as log:
         # Its own process group, so that stopping it also stops the workers it forks (SGLang does).
-        server = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        server = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                  start_new_session=True, preexec_fn=die_with_parent)
     signal.signal(signal.SIGTERM, lambda *_: stop_group(server, signal.SIGTERM))
     idle_since = time.monotonic()
     try:

@@ -28,5 +28,7 @@ localrules:
 rule all:
     default_target: True
     input:
-        final_outputs(),
+        rules.aggregate.output,
+        rules.analyze.output,
+        rules.plot.output,
         trace_pages(),

@@ -7,6 +7,17 @@ from slmbench.config import (
     load_workflow_config,
     search_corpus,
 )
+from slmbench.summary import model_labels, run_design
+
+# The analysis tables, each written as CSV, Parquet and (for the report) HTML.
+ANALYSIS_TABLES = [
+    "paradigms",
+    "nrq",
+    "composite_z",
+    "leading_advantage",
+    "comparisons",
+    "pareto",
+]
 
 # In place: rules and scripts see the same (validated, defaults filled) dict.
 config.update(load_workflow_config(config, workflow))
@@ -45,36 +56,3 @@ def score_inputs(suffix):
 
 def trace_pages():
     return [f"results/traces/{m}/{p}/{d}.html" for m, p, d in grid(config)]
-
-
-def final_outputs():
-    tables = [
-        "paradigms",
-        "nrq",
-        "composite_z",
-        "leading_advantage",
-        "comparisons",
-        "pareto",
-    ]
-    figures = [
-        "score_by_model",
-        "quality_vs_cost",
-        "best_paradigm",
-        "failures",
-        "pareto",
-        "nrq_vs_size",
-    ]
-    return [
-        "results/tables/cells.csv",
-        "results/tables/cells.html",
-        "results/tables/samples.parquet",
-        "results/summary.json",
-        *[
-            f"results/tables/{t}.{ext}"
-            for t in tables
-            for ext in ("csv", "parquet", "html")
-        ],
-        "results/tables/costs.html",
-        "results/tables/failures.html",
-        *[f"results/plots/{f}.png" for f in figures],
-    ]

@@ -1,15 +1,3 @@
-from slmbench.summary import model_labels, run_design
-
-ANALYSIS_TABLES = [
-    "paradigms",
-    "nrq",
-    "composite_z",
-    "leading_advantage",
-    "comparisons",
-    "pareto",
-]
-
-
 rule score:
     input:
         generations="results/generations/{model}/{paradigm}/{dataset}.jsonl",

@@ -58,7 +58,7 @@ class NeverReady(ManagedServerEngine):
     def fingerprint(self):
         return {"engine": "never-ready"}
 
-    def launch_command(self, port):
+    def launch_command(self, port, served_model):
         return [sys.executable, "-c", "import time; print('loading forever', flush=True); time.sleep(60)"]
 
 
@@ -89,8 +89,8 @@ def test_the_openai_engine_talks_to_a_running_server(tmp_path):
         server.close()
     assert call.output and 0 < call.completion_tokens <= 5 and not call.cache_hit
     # Moving the server keeps the cache; another revision does not.
-    assert OpenAIEndpointEngine("http://10.0.0.1:9/v1", "smol", revision="q4_1").fingerprint() == engine.fingerprint()
-    assert OpenAIEndpointEngine(endpoint.base_url, "smol", revision="q8_0").fingerprint() != engine.fingerprint()
+    assert OpenAIEndpointEngine("http://10.0.0.1:9/v1", endpoint.model, revision="q4_1").fingerprint() == engine.fingerprint()
+    assert OpenAIEndpointEngine(endpoint.base_url, endpoint.model, revision="q8_0").fingerprint() != engine.fingerprint()
 
 
 class Sleeper(ManagedServerEngine):
@@ -103,7 +103,7 @@ class Sleeper(ManagedServerEngine):
     def fingerprint(self):
         return {"engine": "sleeper"}
 
-    def launch_command(self, port):
+    def launch_command(self, port, served_model):
         return [sys.executable, "-c", f"import os, time; open({str(self.pid_file)!r}, 'w').write(str(os.getpid())); time.sleep(120)"]
 
 
@@ -119,3 +119,47 @@ def test_a_server_does_not_outlive_a_killed_supervisor(tmp_path):
     server_pid = int((tmp_path / "server.pid").read_text())
     os.kill(state["supervisor_pid"], signal.SIGKILL)  # no chance to clean up
     assert wait_until(lambda: not pid_alive(server_pid), timeout_s=10), "the server was orphaned"
+
+
+# A live process that is not a slmbench supervisor, listening on a port and answering 200
+# to every GET, /v1/models included: what a stale state file can point at after a reboot.
+IMPOSTOR = r"""
+import http.server, sys
+class Handler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(200)
+        self.end_headers()
+        self.wfile.write(b'{"object": "list", "data": [{"id": "smol"}]}')
+    def log_message(self, *args):
+        pass
+http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), Handler).serve_forever()
+"""
+
+
+def test_a_stale_state_file_pointing_at_another_live_service_is_replaced(tmp_path):
+    import io
+    import json
+    import subprocess
+
+    from slmbench.engines.managed import free_port, process_start_time
+
+    port = free_port()
+    impostor = subprocess.Popen([sys.executable, "-c", IMPOSTOR, str(port)])
+    log = io.StringIO()
+    engine = smol(tmp_path)
+    engine.log = log
+    files = ServerFiles(tmp_path / "servers", engine.server_key())
+    try:
+        assert wait_until(lambda: engine.health_ok(f"http://127.0.0.1:{port}"))
+        # A state file with every field, naming the impostor's pid and port as if it were the supervisor's.
+        files.state.parent.mkdir(parents=True, exist_ok=True)
+        files.state.write_text(json.dumps({"supervisor_pid": impostor.pid, "pid_start": process_start_time(impostor.pid),
+                                           "token": "0" * 32, "port": port, "model": "smol"}))
+        start = time.monotonic()
+        endpoint = engine.open()
+        assert time.monotonic() - start < 30  # a model load; a retried stale state would take ready_timeout_s
+        assert f":{port}/" not in endpoint.base_url and engine.serves(endpoint.base_url.removesuffix("/v1"), endpoint.model)
+        assert "is stale (pid" in log.getvalue() and impostor.poll() is None  # replaced, and the impostor left alone
+    finally:
+        engine.close()
+        impostor.kill()

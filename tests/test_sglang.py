@@ -47,7 +47,7 @@ def flag_value(command: list[str], flag: str) -> str:
 # --- the command line -------------------------------------------------------------------
 
 def test_the_launch_command_carries_every_setting(tmp_path):
-    command = engine(tmp_path).launch_command(4321)
+    command = engine(tmp_path).launch_command(4321, "qwen")
     assert command[:3] == [sys.executable, "-m", "sglang.launch_server"]
     assert all(isinstance(part, str) for part in command)
     expected = {"--model-path": "Qwen/Qwen2.5-7B-Instruct", "--host": "127.0.0.1", "--port": "4321", "--tp-size": "1",
@@ -63,7 +63,8 @@ def test_optional_flags_appear_when_set(tmp_path):
     cfg = model_cfg(revision="abc123", reasoning_parser="qwen3", tool_call_parser="qwen25", dtype="bfloat16",
                     sampling_defaults="openai", trust_remote_code=True, deterministic=True, enable_metrics=False,
                     served_model_name="Qwen2.5-7B", tp_size=2, random_seed=7, extra_args=["--chunked-prefill-size", "4096"])
-    command = engine(tmp_path, cfg).launch_command(1)
+    made = engine(tmp_path, cfg)
+    command = made.launch_command(1, made.served_model())
     assert flag_value(command, "--revision") == "abc123"
     assert flag_value(command, "--reasoning-parser") == "qwen3"
     assert flag_value(command, "--tool-call-parser") == "qwen25"
@@ -81,13 +82,13 @@ def test_a_local_folder_is_served_by_its_path(tmp_path):
     folder = tmp_path / "qwen-local"
     folder.mkdir()
     (folder / "config.json").write_text("{}")
-    command = engine(tmp_path, model_cfg(model_path=str(folder), revision="ignored-for-local")).launch_command(1)
+    command = engine(tmp_path, model_cfg(model_path=str(folder), revision="ignored-for-local")).launch_command(1, "qwen")
     assert flag_value(command, "--model-path") == str(folder.resolve())
     assert "--revision" not in command
 
 
 def test_make_engine_builds_the_sglang_engine(tmp_path):
-    server = {"ready_timeout_s": 12, "idle_timeout_s": 3, "state_dir": str(tmp_path / "s")}
+    server = {"ready_timeout_s": 12, "idle_timeout_s": 3, "state_dir": str(tmp_path / "s"), "max_restarts": 1}
     made = make_engine("qwen", model_cfg(), models_dir=tmp_path, server=server)
     assert isinstance(made, SGLangEngine) and made.ready_timeout_s == 12 and made.state_dir == tmp_path / "s"
     assert made.health_path == "/health_generate"
@@ -154,7 +155,7 @@ def test_what_cannot_change_answers_keeps_the_fingerprint(tmp_path, change):
 
 def test_the_port_and_context_length(tmp_path):
     base = engine(tmp_path)
-    assert base.launch_command(1)[1:] != base.launch_command(2)[1:]  # the port is in the command...
+    assert base.launch_command(1, "qwen")[1:] != base.launch_command(2, "qwen")[1:]  # the port is in the command...
     longer = model_cfg()
     longer["context_length"] = 8192
     assert engine(tmp_path, longer).fingerprint() != base.fingerprint()  # ...the context length in the fingerprint
@@ -183,12 +184,13 @@ def test_a_local_folder_is_named_by_content_not_place(tmp_path):
 FAKE_SERVER = r"""
 import http.server, sys, time
 port, delay, metrics = int(sys.argv[1]), float(sys.argv[2]), open(sys.argv[3], "rb").read()
+models = ('{"object": "list", "data": [{"id": "%s"}]}' % sys.argv[4]).encode()
 start = time.monotonic()
 print("loading weights", flush=True)
 class Handler(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
         ready = time.monotonic() - start >= delay
-        code, body = {"/v1/models": (200, b"{}"), "/metrics": (200, metrics),
+        code, body = {"/v1/models": (200, models), "/metrics": (200, metrics),
                       "/health_generate": (200 if ready else 503, b"")}.get(self.path, (404, b""))
         self.send_response(code)
         self.end_headers()
@@ -206,8 +208,8 @@ class FakeSGLang(SGLangEngine):
     script = FAKE_SERVER
     delay_s = 0.0
 
-    def launch_command(self, port):
-        return [sys.executable, "-c", self.script, str(port), str(self.delay_s), str(FIXTURE)]
+    def launch_command(self, port, served_model):
+        return [sys.executable, "-c", self.script, str(port), str(self.delay_s), str(FIXTURE), served_model]
 
 
 def wait_gone(pid, timeout_s=20):
@@ -226,7 +228,7 @@ def test_open_waits_for_health_generate_not_v1_models(tmp_path):
     endpoint = fake.open()
     try:
         assert time.monotonic() - start >= 2.0, "open() returned before /health_generate answered"
-        assert endpoint.base_url.endswith("/v1") and endpoint.model == "qwen"
+        assert endpoint.base_url.endswith("/v1") and endpoint.model.startswith("qwen-")
         supervisor = ServerFiles(fake.state_dir, fake.server_key()).read_state()["supervisor_pid"]
     finally:
         fake.close()

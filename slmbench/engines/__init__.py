@@ -17,7 +17,8 @@ def make_engine(name: str, cfg: dict[str, Any], *, models_dir: Path, server: dic
     """The engine a model's config entry asks for; `server` holds the shared-server timeouts."""
     kind = cfg["engine"]
     managed = {"ready_timeout_s": server["ready_timeout_s"], "idle_timeout_s": server["idle_timeout_s"],
-               "state_dir": Path(server["state_dir"]) if server.get("state_dir") else None, "log": log}
+               "state_dir": Path(server["state_dir"]) if server.get("state_dir") else None,
+               "max_restarts": server["max_restarts"], "log": log}
     if kind == "llamacpp":
         return LlamaCppEngine(name, cfg, models_dir=models_dir, **managed)
     if kind == "openai":

@@ -39,10 +39,10 @@ class LlamaCppEngine(ManagedServerEngine):
             "flags": self.answer_flags(),
         }
 
-    def launch_command(self, port: int) -> list[str]:
+    def launch_command(self, port: int, served_model: str) -> list[str]:
         return [
             sys.executable, "-m", "llama_cpp.server",
-            "--model", str(self.weights_path), "--model_alias", self.name,
+            "--model", str(self.weights_path), "--model_alias", served_model,
             "--host", "127.0.0.1", "--port", str(port),
             "--n_threads", str(self.cfg.get("server", {}).get("threads", 2)),
             *self.answer_flags(),

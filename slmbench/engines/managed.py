@@ -4,6 +4,12 @@ The first job that needs the server starts it under a small supervisor process; 
 jobs find it through a state file and join it. Each job holds a lease (a file named
 after its pid) while it runs; the supervisor stops the server once no live lease has
 been held for `idle_timeout_s` seconds. A killed job's lease dies with its pid.
+
+Nothing is joined on trust: the state file must name a live supervisor (pid, the pid's
+start time and command line), and the server on its port must serve the model under the
+random name that supervisor was started with. A state file that does not check out is
+replaced by a new server. A server that dies or stops answering mid-job is restarted
+(`recover`), a bounded number of times.
 """
 
 from __future__ import annotations
@@ -24,8 +30,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
-from ..files import atomic_write_text
 from .base import Endpoint, Engine, EngineError
+
+SUPERVISOR_MODULE = "slmbench.engines.supervisor"
+# How long a launcher waits for a new supervisor to record itself (srun may queue the step briefly).
+SUPERVISOR_START_S = 60.0
 
 
 def default_state_dir() -> Path:
@@ -39,6 +48,14 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def _proc_stat(pid: int) -> list[str] | None:
+    """The fields of /proc/PID/stat after the command name, or None."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+
+
 def pid_alive(pid: int) -> bool:
     """True while the process runs; an exited child not yet reaped (a zombie) counts as gone."""
     try:
@@ -47,10 +64,21 @@ def pid_alive(pid: int) -> bool:
         return False
     except PermissionError:
         return True
+    fields = _proc_stat(pid)
+    return fields is None or fields[0] != "Z"
+
+
+def process_start_time(pid: int) -> str | None:
+    """The process's start time in clock ticks since boot: with the pid, it names one process for good."""
+    fields = _proc_stat(pid)
+    return fields[19] if fields and len(fields) > 19 else None
+
+
+def process_command(pid: int) -> str:
     try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return True
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
 
 
 def log_tail(path: Path, n_bytes: int = 4000) -> str:
@@ -84,9 +112,10 @@ class ServerFiles:
 
     def read_state(self) -> dict[str, Any] | None:
         try:
-            return json.loads(self.state.read_text())
-        except (OSError, ValueError):
+            state = json.loads(self.state.read_text())
+        except (OSError, ValueError, RecursionError):
             return None
+        return state if isinstance(state, dict) else None
 
     def live_leases(self) -> int:
         """Count leases whose job is still alive, dropping the others."""
@@ -102,65 +131,117 @@ class ServerFiles:
         return alive
 
 
+def stale_reason(state: dict[str, Any] | None) -> str:
+    """Why a state file does not describe a live slmbench supervisor ("" when it does)."""
+    if state is None:
+        return "there is no readable state file"
+    fields = {"supervisor_pid": int, "pid_start": str, "token": str, "port": int, "model": str}
+    if any(not isinstance(state.get(k), t) or isinstance(state.get(k), bool) for k, t in fields.items()):
+        return "the state file lacks a field of a current slmbench supervisor"
+    pid = state["supervisor_pid"]
+    if not pid_alive(pid):
+        return f"its supervisor (pid {pid}) is gone"
+    if process_start_time(pid) != state["pid_start"] or SUPERVISOR_MODULE not in process_command(pid):
+        return f"pid {pid} is now another process ({process_command(pid)[:120].strip() or 'unknown'})"
+    return ""
+
+
+class ServerGone(EngineError):
+    """The server a job joined died or was replaced while the job waited for it."""
+
+
 class ManagedServerEngine(Engine):
     """An engine whose server this package starts, shares and stops."""
 
     health_path = "/v1/models"
 
-    def __init__(self, name: str, *, ready_timeout_s: float, idle_timeout_s: float, state_dir: Path | None = None, log=None):
+    def __init__(self, name: str, *, ready_timeout_s: float, idle_timeout_s: float, state_dir: Path | None = None,
+                 max_restarts: int = 2, log=None):
         self.name = name
         self.ready_timeout_s = ready_timeout_s
         self.idle_timeout_s = idle_timeout_s
         self.state_dir = state_dir or default_state_dir()
+        self.max_restarts = max_restarts
+        self.restarts = 0
         self.log = log or sys.stderr
         self._lease: Path | None = None
+        self._state: dict[str, Any] | None = None
         self._log_offset = 0
 
     @abstractmethod
-    def launch_command(self, port: int) -> list[str]:
-        """The server's command line, listening on 127.0.0.1:port."""
+    def launch_command(self, port: int, served_model: str) -> list[str]:
+        """The server's command line, listening on 127.0.0.1:port and serving the model as `served_model`."""
 
     def served_model(self) -> str:
         return self.name
 
     def server_key(self) -> str:
         """Servers with the same fingerprint and flags are the same server."""
-        blob = json.dumps([self.fingerprint(), self.launch_command(0)], sort_keys=True)
+        blob = json.dumps([self.fingerprint(), self.launch_command(0, self.served_model())], sort_keys=True)
         return f"{self.name}-{hashlib.sha256(blob.encode()).hexdigest()[:12]}"
+
+    def _say(self, text: str) -> None:
+        print(f"[engine] {text}", file=self.log, flush=True)
 
     def open(self) -> Endpoint:
         files = ServerFiles(self.state_dir, self.server_key())
-        with locked(files.lock):
-            state = files.read_state()
-            if state and pid_alive(state["supervisor_pid"]):
-                print(f"[engine] joining the {self.name} server on port {state['port']} (pid {state['supervisor_pid']})", file=self.log, flush=True)
-            else:
-                state = self._start(files)
-            files.leases.mkdir(parents=True, exist_ok=True)
-            self._lease = files.leases / f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
-            self._lease.touch()
-        self._log_offset = files.log.stat().st_size if files.log.exists() else 0
         self._files = files
-        base = f"http://127.0.0.1:{state['port']}"
-        self.wait_ready(base, files)
-        return Endpoint(f"{base}/v1", self.served_model())
+        for _ in range(2):  # a joined server that dies while we wait is replaced once
+            with locked(files.lock):
+                state = files.read_state()
+                reason = stale_reason(state)
+                if not reason:
+                    self._say(f"joining the {self.name} server on port {state['port']} (supervisor pid {state['supervisor_pid']})")
+                    started = False
+                else:
+                    if state is not None or files.state.exists():
+                        self._say(f"the state file {files.state} is stale ({reason}); starting a new server")
+                        files.state.unlink(missing_ok=True)
+                    state, started = self._start(files), True
+                files.leases.mkdir(parents=True, exist_ok=True)
+                self._lease = files.leases / f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
+                self._lease.touch()
+            self._log_offset = 0 if started else (files.log.stat().st_size if files.log.exists() else 0)
+            self._state = state
+            try:
+                return self.wait_ready(state, files)
+            except ServerGone:
+                if started:
+                    raise
+        raise ServerGone(f"the {self.name} server kept exiting before it was ready; the end of its log ({files.log}):\n{log_tail(files.log)}")
 
     def _start(self, files: ServerFiles) -> dict[str, Any]:
-        port = free_port()
-        command = self.launch_command(port)
-        print(f"[engine] starting the {self.name} server: {' '.join(command)}", file=self.log, flush=True)
-        print(f"[engine] server log: {files.log}", file=self.log, flush=True)
+        """Start a supervisor and wait until it has recorded itself in the state file (the caller holds the lock)."""
+        port, token = free_port(), uuid.uuid4().hex
+        served = f"{self.served_model()}-{token[:12]}"  # only this server answers to this name
+        command = self.launch_command(port, served)
+        self._say(f"starting the {self.name} server: {' '.join(command)}")
+        self._say(f"server log: {files.log}")
         files.log.write_bytes(b"")  # a new server, a new log; then appended to by it and its supervisor
+        supervisor_command = [
+            sys.executable, "-m", SUPERVISOR_MODULE, "--key-prefix", str(files.state.with_suffix("")),
+            "--idle-timeout", str(self.idle_timeout_s), "--token", token, "--port", str(port), "--model", served,
+            "--", *command,
+        ]
         with open(files.log, "ab") as log:
-            supervisor = subprocess.Popen(
-                [sys.executable, "-m", "slmbench.engines.supervisor", "--key-prefix", str(files.state.with_suffix("")),
-                 "--idle-timeout", str(self.idle_timeout_s), "--", *command],
+            launcher = subprocess.Popen(
+                supervisor_command,
                 start_new_session=True,  # outlives this job, so later jobs can join it
                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log,
             )
-        state = {"supervisor_pid": supervisor.pid, "port": port, "command": command, "started": time.time()}
-        atomic_write_text(files.state, json.dumps(state))
-        return state
+        deadline = time.monotonic() + SUPERVISOR_START_S
+        while time.monotonic() < deadline:
+            state = files.read_state()
+            if state and state.get("token") == token and not stale_reason(state):
+                return state
+            if launcher.poll() is not None:
+                break
+            time.sleep(0.05)
+        launcher.kill()
+        raise EngineError(
+            f"the {self.name} server's supervisor did not start (exit code {launcher.poll()}); "
+            f"the end of its log ({files.log}):\n{log_tail(files.log)}"
+        )
 
     def health_ok(self, base: str) -> bool:
         try:
@@ -169,15 +250,31 @@ class ManagedServerEngine(Engine):
         except (urllib.error.URLError, OSError, ValueError):
             return False
 
-    def wait_ready(self, base: str, files: ServerFiles) -> None:
+    def serves(self, base: str, model: str) -> bool:
+        """Whether the server at `base` lists `model`: the proof that it is the one the state file describes."""
+        try:
+            with urllib.request.urlopen(base + "/v1/models", timeout=5) as r:
+                listed = json.loads(r.read(1_000_000))
+            return any(isinstance(m, dict) and m.get("id") == model for m in listed.get("data", []))
+        except (urllib.error.URLError, OSError, ValueError, RecursionError, AttributeError, TypeError):
+            return False
+
+    def wait_ready(self, state: dict[str, Any], files: ServerFiles) -> Endpoint:
+        base = f"http://127.0.0.1:{state['port']}"
         deadline = time.monotonic() + self.ready_timeout_s
         while time.monotonic() < deadline:
             if self.health_ok(base):
-                return
-            state = files.read_state()
-            if state is None or not pid_alive(state["supervisor_pid"]):
+                if self.serves(base, state["model"]):
+                    return Endpoint(f"{base}/v1", state["model"])
                 self.close()
                 raise EngineError(
+                    f"port {state['port']} answers, but not as the {self.name} server its supervisor started "
+                    f"(it does not list the model {state['model']!r}); stop whatever listens there, or set "
+                    f"server.state_dir to a folder of your own"
+                )
+            if stale_reason(files.read_state()):
+                self.close()
+                raise ServerGone(
                     f"the {self.name} server exited before it was ready; the end of its log ({files.log}):\n"
                     f"{log_tail(files.log)}\nCheck the model's weights and server flags in config.yaml."
                 )
@@ -187,6 +284,45 @@ class ManagedServerEngine(Engine):
             f"the {self.name} server was not ready within {self.ready_timeout_s:.0f} s "
             f"(config key server.ready_timeout_s); the end of its log ({files.log}):\n{log_tail(files.log)}"
         )
+
+    def recover(self) -> Endpoint:
+        """After a failed request: the same endpoint while the server still answers, else a new server.
+
+        A server that answers no health check is stopped through its supervisor and started
+        again, at most `max_restarts` times per job; after that the job must fail.
+        """
+        state, files = self._state, self._files
+        current = files.read_state()
+        if not stale_reason(current):
+            if current["token"] != state["token"]:  # another job of this model has already restarted it
+                self.close()
+                return self.open()
+            base = f"http://127.0.0.1:{state['port']}"
+            if self.health_ok(base) and self.serves(base, state["model"]):
+                return Endpoint(f"{base}/v1", state["model"])
+        if self.restarts >= self.max_restarts:
+            raise EngineError(
+                f"the {self.name} server failed again after {self.restarts} restart(s) in this job "
+                f"(config key server.max_restarts); the end of its log ({files.log}):\n{log_tail(files.log)}"
+            )
+        self.restarts += 1
+        self._say(f"the {self.name} server stopped answering; restarting it (restart {self.restarts} of at most {self.max_restarts})")
+        with locked(files.lock):
+            current = files.read_state()
+            if current and current.get("token") == state["token"] and not stale_reason(current):
+                os.kill(current["supervisor_pid"], 15)  # a hung server: its supervisor stops it and exits
+        self._wait_gone(state)
+        self.close()
+        return self.open()
+
+    def _wait_gone(self, state: dict[str, Any], timeout_s: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline and not stale_reason(state):
+            time.sleep(0.1)
+
+    def log_tail(self) -> str:
+        files = getattr(self, "_files", None)
+        return f"the end of its log ({files.log}):\n{log_tail(files.log)}" if files else "(no server was started)"
 
     def close(self) -> None:
         """Drop this job's lease and copy the server log lines of its lifetime into the job log."""
@@ -201,4 +337,4 @@ class ManagedServerEngine(Engine):
         except OSError:
             text = ""
         if text:
-            print(f"[engine] server log during this job ({self._files.log}):\n{text.rstrip()}", file=self.log, flush=True)
+            self._say(f"server log during this job ({self._files.log}):\n{text.rstrip()}")

@@ -70,14 +70,14 @@ class SGLangEngine(ManagedServerEngine):
     def fingerprint(self) -> dict[str, Any]:
         return {"engine": "sglang", **self.model_identity(), "sglang": package_version("sglang"), "flags": self.answer_flags()}
 
-    def launch_command(self, port: int) -> list[str]:
+    def launch_command(self, port: int, served_model: str) -> list[str]:
         s = self.settings
         command = [
             sys.executable, "-m", self.server_module,
             "--model-path", str(self.local_path or s["model_path"]),
             "--host", "127.0.0.1", "--port", str(port),
             "--mem-fraction-static", str(s["mem_fraction_static"]),
-            "--served-model-name", self.served_model(),
+            "--served-model-name", served_model,
         ]
         if s.get("revision") and self.local_path is None:
             command += ["--revision", s["revision"]]

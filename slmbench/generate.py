@@ -1,20 +1,27 @@
-"""Runs one cell of the grid (model x paradigm x dataset) and writes its per-sample records."""
+"""Runs one cell of the grid (model x paradigm x dataset) and writes its per-sample records.
+
+A cell is written only when every sample has an outcome of the model's own (an answer or a
+failure kind). When the server cannot answer, the job fails with the cause and writes
+nothing; every reply received so far is in the request cache, so the next run replays them
+and sends only the rest.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import sys
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
 from . import registry
 from .answers import extract_answer
 from .cache import RequestCache
-from .client import ChatClient
+from .client import ChatClient, ServerFailure
 from .data import read_jsonl, sample_records, write_jsonl
 from .energy import EnergyMeter, meta_path, write_meta
-from .engines import make_engine, server_metrics
+from .engines import EngineError, make_engine, server_metrics
 from .paradigms import get_paradigm
 from .progress import Progress
 from .trace import SampleRun
@@ -49,6 +56,17 @@ def to_record(cell: dict[str, Any], spec: registry.DatasetSpec, sample: dict[str
         "latency_s": round(sum(getattr(c, "latency_s", 0.0) or getattr(c, "duration_s", 0.0) for c in run.trace), 4),
         "trace": run.trace_dicts(),
     }
+
+
+class GenerationFailed(RuntimeError):
+    """The cell could not be generated for a reason outside the model; the message says what to do."""
+
+
+def outcome_counts(records: list[dict[str, Any]]) -> str:
+    """"12 samples: 9 answered, 2 no_final_answer, 1 malformed_action": how each sample of a cell ended."""
+    counts = Counter(r["failure"] or "answered" for r in records)
+    ordered = sorted(counts.items(), key=lambda kv: (kv[0] != "answered", -kv[1], kv[0]))
+    return f"{len(records)} samples: " + ", ".join(f"{n} {kind}" for kind, n in ordered)
 
 
 def paradigm_settings(cell: dict[str, Any], search_index: str | None) -> dict[str, Any]:
@@ -93,14 +111,26 @@ def generate_cell(cell: dict[str, Any], dataset_path: str, out_path: str, *, set
         return endpoint
 
     client_cfg = settings["client"]
+    cache = RequestCache(settings["cache_dir"], log=log)
+    cache.check_writable()  # before any request is paid for
     client = ChatClient(
-        open_endpoint, engine.fingerprint(), RequestCache(settings["cache_dir"]), cell_sampling(cell),
+        open_endpoint, engine.fingerprint(), cache, cell_sampling(cell),
         concurrency=client_cfg["concurrency"], timeout_s=client_cfg["timeout_s"],
         retries=client_cfg["retries"], backoff_s=client_cfg["backoff_s"], api_key=getattr(engine, "api_key", "none"),
         system_role=model["system_role"],
+        recover_endpoint=(lambda: window.recover(engine.recover)) if window else engine.recover,
     )
+    label = f"{name}/{cell['paradigm']['name']}/{spec.name}"
     try:
         records = asyncio.run(run_samples(cell, spec, samples, client, log, search_index))
+    except (ServerFailure, EngineError) as e:
+        message = (
+            f"{label}: the server could not answer, so this cell was not written ({client.stats.sent} requests sent, "
+            f"{client.stats.recoveries} server restarts). Every reply received is cached: run the workflow again to "
+            f"replay them and send only the rest. Cause: {e}"
+        )
+        print(f"[generate] FAILED {message}", file=log, flush=True)
+        raise GenerationFailed(message) from None
     finally:
         meter.stop()
         server_stats = window.finish() if window else None  # before close: the server may stop
@@ -109,12 +139,13 @@ def generate_cell(cell: dict[str, Any], dataset_path: str, out_path: str, *, set
         print(f"[generate] server metrics for this cell: {json.dumps(server_stats)}", file=log, flush=True)
     energy = meter.result()
     print(f"[generate] energy: {energy['energy_j']} J ({energy['energy_source'] or 'not measured'}: {energy['energy_note']})", file=log, flush=True)
-    failures = sum(bool(r["failure"]) for r in records)
     print(
-        f"[generate] {len(records)} samples, {failures} failed; requests: {client.stats.sent} sent to the server "
-        f"({client.stats.retries} retries), {client.stats.cache_hits} answered from the cache",
+        f"[generate] {label}: {outcome_counts(records)}; requests: {client.stats.sent} sent to the server "
+        f"({client.stats.retries} sent again after a failure, {client.stats.recoveries} server restarts), "
+        f"{client.stats.cache_hits} answered from the cache",
         file=log, flush=True,
     )
     write_meta(meta_path(out_path), energy, samples=len(records), requests_sent=client.stats.sent,
-               cache_hits=client.stats.cache_hits, server_metrics=server_stats)
+               cache_hits=client.stats.cache_hits, server_metrics=server_stats,
+               requests_resent=client.stats.retries, server_restarts=client.stats.recoveries)
     write_jsonl(out_path, records)

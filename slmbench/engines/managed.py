@@ -301,9 +301,11 @@ class ManagedServerEngine(Engine):
             if self.health_ok(base) and self.serves(base, state["model"]):
                 return Endpoint(f"{base}/v1", state["model"])
         if self.restarts >= self.max_restarts:
+            self._wait_gone(state, timeout_s=5)  # so that the log ends with how the server ended
             raise EngineError(
-                f"the {self.name} server failed again after {self.restarts} restart(s) in this job "
-                f"(config key server.max_restarts); the end of its log ({files.log}):\n{log_tail(files.log)}"
+                f"the {self.name} server stopped answering, and this job has used {self.restarts} of its "
+                f"{self.max_restarts} restarts (config key server.max_restarts); the end of its log ({files.log}):\n"
+                f"{log_tail(files.log)}"
             )
         self.restarts += 1
         self._say(f"the {self.name} server stopped answering; restarting it (restart {self.restarts} of at most {self.max_restarts})")

@@ -1,6 +1,7 @@
 """Config loading and the input functions that turn it into the grid of cells."""
 
 from slmbench.config import (
+    WILDCARD_NAME,
     cell_slice,
     dataset_slice,
     grid,
@@ -23,10 +24,11 @@ ANALYSIS_TABLES = [
 config.update(load_workflow_config(config, workflow))
 
 
+# The names the config accepts (schemas/config.schema.yaml, $defs.name), so no wildcard spans a '/'.
 wildcard_constraints:
-    model="[^/]+",
-    paradigm="[^/]+",
-    dataset="[^/]+",
+    model=WILDCARD_NAME,
+    paradigm=WILDCARD_NAME,
+    dataset=WILDCARD_NAME,
 
 
 def generation_params(wildcards):

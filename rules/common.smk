@@ -1,5 +1,7 @@
 """Config loading and the input functions that turn it into the grid of cells."""
 
+from pathlib import Path
+
 from slmbench.config import (
     WILDCARD_NAME,
     cell_slice,
@@ -58,3 +60,11 @@ def score_inputs(suffix):
 
 def trace_pages():
     return [f"results/traces/{m}/{p}/{d}.html" for m, p, d in grid(config)]
+
+
+def print_outcomes(cells_csv):
+    """The end of a run says how every cell's samples ended (the cell table, when this run made it)."""
+    if Path(cells_csv).exists():
+        from slmbench.outcomes import outcome_lines
+
+        print("\n".join(outcome_lines(cells_csv)))

@@ -18,7 +18,7 @@ from typing import Any, Iterable, Iterator
 
 from .files import atomic_write_text
 from .records import InvalidRecord, check_record
-from .registry import DatasetSpec
+from .registry import DatasetSpec, get
 
 
 class DatasetUnavailable(RuntimeError):
@@ -62,6 +62,13 @@ def _as_number(value: Any) -> Any:
 def read_mirror(spec: DatasetSpec, path: Path) -> list[dict[str, Any]]:
     """A mirror file's records, every line checked; raises InvalidRecord naming the file, line and id."""
     return _checked_records(spec, _mirror_rows(path), str(path))
+
+
+def read_dataset(path: Path | str) -> list[dict[str, Any]]:
+    """A stored `resources/datasets/<name>.jsonl`, checked again: a file left by an older slmbench
+    or put there by hand cannot skip the checks that `download` makes."""
+    path = Path(path)
+    return read_mirror(get(path.name.removesuffix(".jsonl")), path)
 
 
 def _mirror_rows(path: Path) -> Iterator[tuple[str, Any]]:

@@ -19,12 +19,12 @@ from . import registry
 from .answers import extract_answer
 from .cache import RequestCache
 from .client import ChatClient, ServerFailure
-from .data import read_jsonl, sample_records, write_jsonl
+from .data import read_dataset, sample_records, write_jsonl
 from .energy import EnergyMeter, meta_path, write_meta
 from .engines import EngineError, make_engine, server_metrics
 from .paradigms import get_paradigm
 from .progress import Progress
-from .trace import SampleRun
+from .trace import SampleRun, describe_outcomes
 
 
 def cell_sampling(cell: dict[str, Any]) -> dict[str, Any]:
@@ -62,13 +62,6 @@ class GenerationFailed(RuntimeError):
     """The cell could not be generated for a reason outside the model; the message says what to do."""
 
 
-def outcome_counts(records: list[dict[str, Any]]) -> str:
-    """"12 samples: 9 answered, 2 no_final_answer, 1 malformed_action": how each sample of a cell ended."""
-    counts = Counter(r["failure"] or "answered" for r in records)
-    ordered = sorted(counts.items(), key=lambda kv: (kv[0] != "answered", -kv[1], kv[0]))
-    return f"{len(records)} samples: " + ", ".join(f"{n} {kind}" for kind, n in ordered)
-
-
 def paradigm_settings(cell: dict[str, Any], search_index: str | None) -> dict[str, Any]:
     """The paradigm's settings, with the workflow's search index for tools on the local backend."""
     settings = {**cell["paradigm"], "tools": {name: dict(tool) for name, tool in cell["paradigm"].get("tools", {}).items()}}
@@ -96,7 +89,7 @@ def generate_cell(cell: dict[str, Any], dataset_path: str, out_path: str, *, set
     """`cell` is the job's config slice (it decides the results); `settings` says how to run it."""
     log = log or sys.stderr
     spec = registry.get(cell["dataset"]["name"])
-    samples = sample_records(read_jsonl(dataset_path), cell["n_samples"], cell["seed"])
+    samples = sample_records(read_dataset(dataset_path), cell["n_samples"], cell["seed"])
     name = cell["model"]["name"]
     # The full entry (with run-only settings such as threads) starts the server.
     model = settings["models"][name]
@@ -140,7 +133,7 @@ def generate_cell(cell: dict[str, Any], dataset_path: str, out_path: str, *, set
     energy = meter.result()
     print(f"[generate] energy: {energy['energy_j']} J ({energy['energy_source'] or 'not measured'}: {energy['energy_note']})", file=log, flush=True)
     print(
-        f"[generate] {label}: {outcome_counts(records)}; requests: {client.stats.sent} sent to the server "
+        f"[generate] {label}: {describe_outcomes(len(records), Counter(r['failure'] for r in records if r['failure']))}; requests: {client.stats.sent} sent to the server "
         f"({client.stats.retries} sent again after a failure, {client.stats.recoveries} server restarts), "
         f"{client.stats.cache_hits} answered from the cache",
         file=log, flush=True,

@@ -22,6 +22,13 @@ FAILURE_KINDS = (
 )
 
 
+def describe_outcomes(n: int, failures: dict[str, int]) -> str:
+    """"12 samples: 9 answered, 2 no_final_answer, 1 malformed_action": how the samples of a cell ended."""
+    counts = {"answered": n - sum(failures.values()), **{k: v for k, v in failures.items() if v}}
+    ordered = sorted(counts.items(), key=lambda kv: (kv[0] != "answered", -kv[1], kv[0]))
+    return f"{n} samples: " + ", ".join(f"{v} {k}" for k, v in ordered)
+
+
 @dataclass
 class LLMCall:
     """One chat completion request and its reply."""

@@ -58,7 +58,8 @@ _THINK = re.compile(rf"{_open('think')}.*?(?:{_close('think')}|\Z)", re.I | re.S
 _THINK_OPEN, _THINK_CLOSE = re.compile(_open("think"), re.I), re.compile(_close("think"), re.I)
 _ANY_OPEN = re.compile(rf"<\s*({'|'.join(PROTOCOL_TAGS)})\s*>", re.I)
 _FENCE_OPEN = re.compile(r"```[a-zA-Z]*")
-_TAG_IN_DATA = re.compile(rf"<(\s*/?\s*(?:{'|'.join(PROTOCOL_TAGS)})\s*)>", re.I)
+# One whitespace run on each side of the optional "/": two adjacent `\s*` would backtrack quadratically.
+_TAG_IN_DATA = re.compile(rf"<(\s*(?:/\s*)?(?:{'|'.join(PROTOCOL_TAGS)})\s*)>", re.I)
 
 
 def _strip_thinking(text: str) -> str:

@@ -116,13 +116,16 @@ def test_a_delegation_task_with_a_lone_surrogate_is_rejected(task):
 
 
 def test_json_at_the_bounds_and_surrogate_pairs_are_still_accepted():
-    nested = '{"a": ' * (MAX_JSON_DEPTH - 2) + "1" + "}" * (MAX_JSON_DEPTH - 2)
-    deep_but_allowed = parse_supervisor_turn(delegation('{"agent": "quant", "task": "[[[[ {{ not nesting", "x": ' + nested + "}"), AGENTS)
-    assert deep_but_allowed.error.startswith("malformed delegation: the JSON must be")  # parsed, then rejected for the extra key
+    def delegation_nested(levels):  # the delegation object plus `levels` below it
+        return delegation('{"agent": "quant", "task": "t", "x": ' + '{"a": ' * levels + "1" + "}" * levels + "}")
+
+    at_the_bound = parse_supervisor_turn(delegation_nested(MAX_JSON_DEPTH - 1), AGENTS)
+    assert at_the_bound.error.startswith("malformed delegation: the JSON must be")  # parsed, then rejected for the extra key
+    assert "nests deeper" in parse_supervisor_turn(delegation_nested(MAX_JSON_DEPTH), AGENTS).error
+    brackets_in_a_string = '{"agent": "quant", "task": "say \\" ' + "[{" * 5_000 + '"}'  # after an escaped quote, still text
+    assert parse_supervisor_turn(delegation(brackets_in_a_string), AGENTS).kind == "delegate"
     emoji = parse_agent_turn(action('{"tool": "web_search", "args": {"query": "bull \\ud83d\\ude80 market"}}'), TOOLS)
     assert (emoji.kind, emoji.payload["args"]["query"]) == ("action", "bull 🚀 market")
-    brackets_in_strings = parse_agent_turn(action('{"tool": "web_search", "args": {"query": "' + "[" * 5_000 + '"}}'), TOOLS)
-    assert brackets_in_strings.kind == "action"
 
 
 @pytest.mark.parametrize("parse", PARSERS.values(), ids=PARSERS.keys())

@@ -19,6 +19,7 @@ from typing import Any, Iterable, Iterator
 from .files import atomic_write_text
 from .records import InvalidRecord, check_record
 from .registry import DatasetSpec, get
+from .text import has_lone_surrogate
 
 
 class DatasetUnavailable(RuntimeError):
@@ -96,7 +97,10 @@ def _no_constant(name: str) -> None:
 def _parse_line(raw: bytes, where: str) -> Any:
     """One JSON value, strictly: UTF-8, finite numbers, bounded nesting and digits; else InvalidRecord."""
     try:
-        return json.loads(raw.decode("utf-8"), parse_float=_finite_float, parse_constant=_no_constant)
+        value = json.loads(raw.decode("utf-8"), parse_float=_finite_float, parse_constant=_no_constant)
+        if not has_lone_surrogate(json.dumps(value, ensure_ascii=False)):
+            return value
+        problem = "not text: a \\ud800-\\udfff escape that is not part of a surrogate pair"
     except UnicodeDecodeError as e:
         problem = f"not UTF-8 text (byte 0x{e.object[e.start]:02x} at byte {e.start + 1} of the line)"
     except json.JSONDecodeError as e:

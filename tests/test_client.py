@@ -22,7 +22,7 @@ MESSAGES = [{"role": "user", "content": "Sentiment of 'profits rose'?"}]
 
 
 class FaultyServer:
-    """Replies with the scripted statuses in order, then 200s; records each request body."""
+    """Replies with the scripted statuses in order (("reply", text) for a 200 with that text), then 200s."""
 
     def __init__(self, script):
         self.script, self.requests = list(script), []
@@ -38,13 +38,16 @@ class FaultyServer:
                 if step == "hang":
                     threading.Event().wait(3)
                     step = 200
-                if isinstance(step, tuple):
+                content = "positive"
+                if isinstance(step, tuple) and step[0] == "reply":
+                    status, content = 200, step[1]
+                elif isinstance(step, tuple):
                     status, message = step
                 else:
                     status, message = step, "boom"
                 if status == 200:
                     body = {"id": "x", "object": "chat.completion", "created": 0, "model": "m",
-                            "choices": [{"index": 0, "message": {"role": "assistant", "content": "positive"}, "finish_reason": "stop"}],
+                            "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
                             "usage": {"prompt_tokens": 11, "completion_tokens": 1, "total_tokens": 12}}
                 else:
                     body = {"error": {"message": message, "type": "error"}}
@@ -167,3 +170,15 @@ def test_a_template_without_system_role_gets_the_system_prompt_in_the_first_user
     assert [m["role"] for m in sent] == ["user", "assistant", "user"]
     assert sent[0]["content"].startswith(system["content"]) and sent[0]["content"].endswith(MESSAGES[0]["content"])
     assert call.messages == sent  # the trace shows what the model really received
+
+
+def test_a_reply_with_lone_surrogates_is_stored_and_reusable(tmp_path):
+    """JSON lets a server send "\\ud800"; the stored reply, its record and the next request's key must survive it."""
+    import json as json_module
+
+    server = FaultyServer([("reply", "pos\ud800itive \udfff")])
+    client, _ = chat(tmp_path, server.endpoint)
+    call = asyncio.run(client.chat(MESSAGES, "base"))
+    assert call.output == "pos\ufffditive \ufffd"
+    json_module.dumps(call.output, ensure_ascii=False).encode("utf-8")
+    assert asyncio.run(client.chat(MESSAGES, "base")).cache_hit

@@ -241,3 +241,14 @@ def test_a_bad_row_fails_the_download_job_and_writes_nothing(tmp_path):
     assert done.returncode != 0 and expected in done.stderr
     assert expected in (work / "logs" / "download" / "fpb.log").read_text()
     assert not (work / "resources" / "datasets" / "fpb.jsonl").exists()
+
+
+def test_a_lone_surrogate_escape_in_a_mirror_row_names_the_line(tmp_path):
+    from slmbench.data import read_dataset
+    from slmbench.records import InvalidRecord
+
+    path = tmp_path / "fpb.jsonl"
+    row = '{"id": "a", "query": "x \\ud800 y", "choices": ["positive", "negative", "neutral"], "gold": "positive"}'
+    path.write_text(row + "\n")
+    with pytest.raises(InvalidRecord, match=r"fpb.jsonl, line 1: not text"):
+        read_dataset(path)

@@ -7,7 +7,8 @@ A second problem in a row ends the episode with that problem's failure kind.
 An episode that runs out of turns ends with the last turn's problem kind, or
 ``turn_limit`` when the last turn was a valid action (whose tool is then not
 run: its result could no longer be used). A ChatError ends the episode at once
-with its own kind (context_length_exceeded, timeout, server_error).
+with its own kind (context_length_exceeded); a server that cannot answer raises
+client.ServerFailure, which ends the job, not the sample.
 """
 
 from __future__ import annotations

@@ -7,7 +7,8 @@ include: "rules/common.smk"
 include: "rules/data.smk"
 include: "rules/generate.smk"
 include: "rules/score.smk"
-include: "rules/report.smk"
+include: "rules/tables.smk"
+include: "rules/figures.smk"
 include: "rules/traces.smk"
 
 

@@ -1,4 +1,5 @@
-"""Config loading and the input functions that turn it into the grid of cells."""
+"""Config loading, the input functions that turn it into the grid of cells, and the report's items
+(slmbench/results/catalog.py) expanded into outputs."""
 
 from pathlib import Path
 
@@ -8,19 +9,12 @@ from slmbench.config import (
     dataset_slice,
     grid,
     load_workflow_config,
+    model_labels,
+    run_design,
     search_corpus,
 )
-from slmbench.summary import model_labels, run_design
-
-# The analysis tables, each written as CSV, Parquet and (for the report) HTML.
-ANALYSIS_TABLES = [
-    "paradigms",
-    "nrq",
-    "composite_z",
-    "leading_advantage",
-    "comparisons",
-    "pareto",
-]
+from slmbench.paradigms import KINDS
+from slmbench.results import catalog
 
 # In place: rules and scripts see the same (validated, defaults filled) dict.
 config.update(load_workflow_config(config, workflow))
@@ -40,8 +34,8 @@ def generation_params(wildcards):
 
 def search_index_input(wildcards):
     """Agent paradigms search a local BM25 index; the base paradigm needs none."""
-    kind = config["paradigms"][wildcards.paradigm]["kind"]
-    return [] if kind == "base" else ["resources/search_index"]
+    kind = KINDS[config["paradigms"][wildcards.paradigm]["kind"]]
+    return ["resources/search_index"] if kind.agents else []
 
 
 def generation_env(wildcards):
@@ -62,9 +56,36 @@ def trace_pages():
     return [f"results/traces/{m}/{p}/{d}.html" for m, p, d in grid(config)]
 
 
+def caption(item):
+    """A catalog item's caption file, relative to the rules (where report() resolves it)."""
+    return f"../report/{item.caption}.rst"
+
+
+def reported(path, item, kind):
+    return report(
+        path, caption=caption(item), category=item.category, labels={kind: item.label}
+    )
+
+
+def table_outputs():
+    """Every analysis table of the catalog in each of its formats; the HTML pages go into the report."""
+    outputs = {}
+    for table in catalog.TABLES:
+        for ext in table.formats:
+            path = table.path(ext)
+            outputs[f"{table.name}_{ext}"] = (
+                reported(path, table, "table") if ext == "html" else path
+            )
+    return outputs
+
+
+def figure_outputs():
+    return {f.name: reported(f.path(), f, "figure") for f in catalog.FIGURES}
+
+
 def print_outcomes(cells_csv):
     """The end of a run says how every cell's samples ended (the cell table, when this run made it)."""
     if Path(cells_csv).exists():
-        from slmbench.outcomes import outcome_lines
+        from slmbench.results.outcomes import outcome_lines
 
         print("\n".join(outcome_lines(cells_csv)))

@@ -1,11 +1,13 @@
 rule trace_page:
     input:
-        "results/generations/{model}/{paradigm}/{dataset}.jsonl",
+        generations="results/generations/{model}/{paradigm}/{dataset}.jsonl",
+        scored="results/scores/{model}/{paradigm}/{dataset}.samples.jsonl",
+        caption=str(catalog.caption_path(catalog.TRACES.caption)),
     output:
         report(
             "results/traces/{model}/{paradigm}/{dataset}.html",
-            caption="../report/trace.rst",
-            category="Traces",
+            caption=caption(catalog.TRACES),
+            category=catalog.TRACES.category,
             subcategory="{model}",
             labels={
                 "model": "{model}",

@@ -3,8 +3,9 @@
 from pathlib import Path
 
 from slmbench.data import read_jsonl
-from slmbench.trace_page import render_trace_page
+from slmbench.results.trace_page import render_trace_page
 
 with open(snakemake.log[0], "w") as log:
-    Path(snakemake.output[0]).write_text(render_trace_page(read_jsonl(snakemake.input[0])))
+    page = render_trace_page(read_jsonl(snakemake.input.generations), read_jsonl(snakemake.input.scored))
+    Path(snakemake.output[0]).write_text(page)
     print(f"[trace_page] wrote {snakemake.output[0]}", file=log)

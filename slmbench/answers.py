@@ -8,14 +8,12 @@ FinBen's parser is too brittle for agent outputs; each deviation is stated where
 
 from __future__ import annotations
 
-import ast
-import json
 import re
 
-from slmbench.registry import DatasetSpec
+from slmbench.metrics import NUMBER, bio_entities
+from slmbench.registry import ENTITY_TYPES, DatasetSpec
 from slmbench.text import scrub_surrogates
 
-ENTITY_TYPES = ("PER", "ORG", "LOC")
 _TYPE_ALIASES = {
     "PER": "PER", "PERSON": "PER",
     "ORG": "ORG", "ORGANIZATION": "ORG", "ORGANISATION": "ORG",
@@ -32,38 +30,17 @@ _CATEGORY_SYNONYMS = {
 # Datasets whose FinBen prompt asks for one `token:label` line per token instead of `entity, TYPE` lines.
 _TOKEN_LABEL_DATASETS = ("finer_ord",)
 
-_NUMBER = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)"
 _ANSWER_PREFIX = re.compile(r"^\s*(?:final\s+)?answer\s*[:：]\s*", re.IGNORECASE)
 _BULLET = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+")
 _TOKEN_LABEL_LINE = re.compile(r"^(.+):\s*([BI]-(?:PER|ORG|LOC)|O)\s*$")
 _BINARY_SEQUENCE = re.compile(r"[01](?:[\s,;]+[01])*")
-_SCALE_WORDS = re.compile(r"\b(?:thousand|million|billion|trillion|percent|usd|eur)\b")
 
 
 def answer_format(spec: DatasetSpec) -> str:
     """One sentence stating the answer format the dataset's scorer can read (used in prompts)."""
-    if spec.task_type == "classification":
-        return f"Answer with exactly one of: {', '.join(spec.choices)}."
-    if spec.task_type == "regression":
-        return "Answer with a single number between -1 and 1 on the first line."
-    if spec.task_type == "ner" and spec.name in _TOKEN_LABEL_DATASETS:
-        return (
-            "Answer with one line per token, in order, formatted 'token:label' with label one of "
-            "B-PER, I-PER, B-LOC, I-LOC, B-ORG, I-ORG or O."
-        )
-    if spec.task_type == "ner":
-        return (
-            "Answer with one line per named entity formatted 'entity name, TYPE' with TYPE one of "
-            f"{', '.join(ENTITY_TYPES)}, or with 'None' if there is no entity."
-        )
-    if spec.task_type == "qa":
-        return "Answer with only the final answer: a number without units, or the exact text span(s), one per line."
-    if spec.task_type == "extractive_summarization":
-        return (
-            "Answer with one line per sentence of the text, in order, each line only 1 (the sentence belongs "
-            "in the summary) or 0 (it does not)."
-        )
-    return "Answer with a short summary of the text."
+    from .tasks import task_of  # the table of task types binds this module's functions (so it imports it)
+
+    return task_of(spec).answer_format(spec)
 
 
 def extract_answer(spec: DatasetSpec, output: str, sample: dict) -> object | None:
@@ -74,23 +51,58 @@ def extract_answer(spec: DatasetSpec, output: str, sample: dict) -> object | Non
     A leading "Answer:" is dropped first; an empty output is always None. Surrogates (not text,
     and unstorable) become U+FFFD, so an answer read from any output can be written to a record.
     """
+    from .tasks import task_of
+
     text = _ANSWER_PREFIX.sub("", scrub_surrogates(output or "").strip()).strip()
     if not text:
         return None
-    if spec.task_type == "classification":
-        return _extract_choice(spec, text, sample)
-    if spec.task_type == "regression":
-        return _extract_score(text)
-    if spec.task_type == "ner":
-        return _extract_entities(text)
-    if spec.task_type == "qa":
-        return text
-    if spec.task_type == "extractive_summarization":
-        return _extract_sentence_labels(text)
+    return task_of(spec).extract(spec, text, sample)
+
+
+# --- per task type: the answer format a prompt states, and how the answer is read (slmbench.tasks) ---
+
+
+def choice_format(spec: DatasetSpec) -> str:
+    return f"Answer with exactly one of: {', '.join(spec.choices)}."
+
+
+def score_format(spec: DatasetSpec) -> str:
+    return "Answer with a single number between -1 and 1 on the first line."
+
+
+def entities_format(spec: DatasetSpec) -> str:
+    if spec.name in _TOKEN_LABEL_DATASETS:
+        return (
+            "Answer with one line per token, in order, formatted 'token:label' with label one of "
+            "B-PER, I-PER, B-LOC, I-LOC, B-ORG, I-ORG or O."
+        )
+    return (
+        "Answer with one line per named entity formatted 'entity name, TYPE' with TYPE one of "
+        f"{', '.join(ENTITY_TYPES)}, or with 'None' if there is no entity."
+    )
+
+
+def short_answer_format(spec: DatasetSpec) -> str:
+    return "Answer with only the final answer: a number without units, or the exact text span(s), one per line."
+
+
+def sentence_labels_format(spec: DatasetSpec) -> str:
+    return (
+        "Answer with one line per sentence of the text, in order, each line only 1 (the sentence belongs "
+        "in the summary) or 0 (it does not)."
+    )
+
+
+def summary_format(spec: DatasetSpec) -> str:
+    return "Answer with a short summary of the text."
+
+
+def extract_text(spec: DatasetSpec, text: str, sample: dict) -> str:
+    """QA and abstractive summaries: the text itself (after the common clean-up)."""
     return text
 
 
-def _extract_choice(spec: DatasetSpec, text: str, sample: dict) -> str | None:
+def extract_choice(spec: DatasetSpec, text: str, sample: dict) -> str | None:
     """The choice named earliest in the output.
 
     FinBen takes the first choice *in choice order* that is a substring of the lower-cased output.
@@ -126,14 +138,14 @@ def _earliest_alias(lowered: str, aliases: dict[str, str], whole_word: bool) -> 
     return best[1] if best else None
 
 
-def _extract_score(text: str) -> float | None:
+def extract_score(spec: DatasetSpec, text: str, sample: dict) -> float | None:
     """FinBen TSA: the first number on the first line, clipped to [-1, 1]."""
     first_line = text.replace("−", "-").splitlines()[0]
-    match = re.search(_NUMBER, first_line)
+    match = re.search(NUMBER, first_line)
     return None if match is None else min(1.0, max(-1.0, float(match.group())))
 
 
-def _extract_entities(text: str) -> list[list[str]]:
+def extract_entities(spec: DatasetSpec, text: str, sample: dict) -> list[list[str]]:
     """Entities from `entity, TYPE` lines and/or `token:label` BIO lines.
 
     A non-empty output without entity lines (e.g. "None") means no entities, as in FinBen,
@@ -159,25 +171,7 @@ def _extract_entities(text: str) -> list[list[str]]:
     return entities
 
 
-def bio_entities(tags: list[str]) -> list[tuple[str, int, int]]:
-    """Entity chunks (type, start, end-exclusive) of a BIO tag sequence, as seqeval's default (conlleval) mode.
-
-    A chunk starts at B-X, or at I-X that does not continue a chunk of type X; it ends at O, B-, or a type change.
-    """
-    chunks = []
-    kind, start = None, 0
-    for i, tag in enumerate([*tags, "O"]):
-        prefix, _, tag_kind = tag.partition("-")
-        continues = prefix == "I" and tag_kind == kind
-        if kind is not None and not continues:
-            chunks.append((kind, start, i))
-            kind = None
-        if prefix in ("B", "I") and not continues:
-            kind, start = tag_kind, i
-    return chunks
-
-
-def _extract_sentence_labels(text: str) -> list[int] | None:
+def extract_sentence_labels(spec: DatasetSpec, text: str, sample: dict) -> list[int] | None:
     """ECTSum: one 0/1 per output line (or one 0/1 sequence on a single line); non-1 lines count as 0."""
     if _BINARY_SEQUENCE.fullmatch(text) and "\n" not in text:
         return [int(d) for d in re.findall(r"[01]", text)]
@@ -186,30 +180,3 @@ def _extract_sentence_labels(text: str) -> list[int] | None:
     if not any(flags):
         return None
     return [int(f.group(1)) if f else 0 for f in flags]
-
-
-def parse_number(text: str) -> float | None:
-    """A QA answer read as one number ("$1,758 million", "(3.2)", "25.1%"), else None.
-
-    Currency signs, thousands separators, '%' and scale words are dropped (TAT-QA states the
-    scale separately), and parentheses mean a negative number, as in financial tables.
-    """
-    cleaned = text.strip().lower().replace("−", "-").rstrip(".")
-    cleaned = _SCALE_WORDS.sub("", cleaned)
-    cleaned = re.sub(r"[$€£,%\s]", "", cleaned)
-    negative = cleaned.startswith("(") and cleaned.endswith(")")
-    cleaned = cleaned.strip("()")
-    if not re.fullmatch(_NUMBER, cleaned):
-        return None
-    value = float(cleaned)
-    return -value if negative else value
-
-
-def as_list(value) -> list:
-    """A list field that may be stored as a list, a JSON string or a Python-repr string (mirror files)."""
-    if isinstance(value, str):
-        try:
-            return json.loads(value)
-        except json.JSONDecodeError:
-            return ast.literal_eval(value)
-    return list(value)

@@ -23,6 +23,7 @@ from typing import Any, Callable
 import openai
 
 from .cache import RequestCache, request_key
+from .config import schema_defaults
 from .engines.base import Endpoint, EngineError
 from .text import scrub_surrogates
 from .trace import ChatError, LLMCall
@@ -30,6 +31,7 @@ from .trace import ChatError, LLMCall
 # How llama.cpp ("exceed context window") and SGLang/vLLM ("longer than the model's context
 # length", "maximum context length") say that a prompt does not fit.
 CONTEXT_MARKERS = ("context window", "context length", "maximum context")
+CLIENT_DEFAULTS = schema_defaults("client")  # schemas/config.schema.yaml, client
 
 
 def fold_system_prompt(messages: list[dict[str, str]]) -> list[dict[str, str]]:
@@ -62,10 +64,10 @@ class ChatClient:
         cache: RequestCache,
         sampling: dict[str, Any],
         *,
-        concurrency: int = 4,
-        timeout_s: float = 120.0,
-        retries: int = 3,
-        backoff_s: float = 1.0,
+        concurrency: int = CLIENT_DEFAULTS["concurrency"],
+        timeout_s: float = CLIENT_DEFAULTS["timeout_s"],
+        retries: int = CLIENT_DEFAULTS["retries"],
+        backoff_s: float = CLIENT_DEFAULTS["backoff_s"],
         api_key: str = "none",
         system_role: bool = True,
         recover_endpoint: Callable[[], Endpoint] | None = None,

@@ -8,6 +8,7 @@ Snakemake's params trigger reruns exactly the cells whose settings changed.
 from __future__ import annotations
 
 import copy
+import functools
 import math
 import re
 from pathlib import Path
@@ -17,6 +18,7 @@ import jsonschema
 import yaml
 
 from . import registry
+from .paradigms import BASE_KIND, KINDS
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMA_PATH = ROOT / "schemas" / "config.schema.yaml"
@@ -34,7 +36,19 @@ class ConfigError(ValueError):
 
 
 def load_schema() -> dict[str, Any]:
-    return yaml.safe_load(SCHEMA_PATH.read_text())
+    """The schema, with the paradigm kinds of `slmbench.paradigms.KINDS` as the enum of `kind`."""
+    schema = yaml.safe_load(SCHEMA_PATH.read_text())
+    schema["$defs"]["paradigm"]["properties"]["kind"]["enum"] = list(KINDS)
+    return schema
+
+
+@functools.cache
+def schema_defaults(name: str) -> dict[str, Any]:
+    """The defaults of a top-level section (`client`) or a definition (`paradigm`, `search_tool`) of the
+    schema, by key: code that needs a default reads it here, so every default is written once."""
+    schema = load_schema()
+    node = schema["properties"].get(name) or schema["$defs"][name]
+    return {key: sub["default"] for key, sub in node["properties"].items() if "default" in sub}
 
 
 # Names of models, paradigms and datasets become folders and Snakemake wildcards: the schema's
@@ -166,19 +180,12 @@ def model_slice(config: dict[str, Any], model: str) -> dict[str, Any]:
     return {"name": model, **entry}
 
 
-# The paradigm settings each kind reads; the others cannot change its results.
-PARADIGM_KEYS = {
-    "base": ("kind", "max_tokens"),
-    "single_agent": ("kind", "max_tokens", "max_turns", "tool_output_tokens", "tool_timeout_s", "tools"),
-    "multi_agent": ("kind", "max_tokens", "max_turns", "max_delegations", "tool_output_tokens", "tool_timeout_s", "tools"),
-}
-
-
 def paradigm_slice(config: dict[str, Any], paradigm: str) -> dict[str, Any]:
     """The paradigm's settings its kind reads, and for agents the version of their prompts."""
     entry = config["paradigms"][paradigm]
-    kept = {k: v for k, v in entry.items() if k in PARADIGM_KEYS[entry["kind"]]}
-    if entry["kind"] != "base":
+    kind = KINDS[entry["kind"]]
+    kept = {k: v for k, v in entry.items() if k in kind.settings}
+    if kind.agents:
         from .agents.prompts import PROMPT_VERSION
 
         kept["prompt_version"] = PROMPT_VERSION  # prompts live in code: a new version reruns agent cells
@@ -205,3 +212,31 @@ def search_corpus(config: dict[str, Any]) -> str:
 def run_settings(config: dict[str, Any]) -> dict[str, Any]:
     """How to run cells (cache, servers, client, full model entries): settings that do not change results."""
     return {k: config[k] for k in ("cache_dir", "models_dir", "client", "server", "models")}
+
+
+# --- what the results half reads of the config (labels and design; nothing here reruns generation) ---
+
+
+def model_labels(config: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Each model's label settings (size_b, family): table columns that rerun no generation."""
+    return {name: {"size_b": m.get("size_b"), "family": m.get("family")} for name, m in config["models"].items()}
+
+
+def run_design(config: dict[str, Any]) -> dict[str, Any]:
+    """What summary.json reports about the run's design."""
+    labels = model_labels(config)
+    return {
+        "models": {name: {"engine": m["engine"], **labels[name]} for name, m in config["models"].items()},
+        "paradigms": dict(config["paradigms"]),
+        "datasets": list(config["datasets"]),
+        "n_samples": config["n_samples"],
+        "seed": config["seed"],
+    }
+
+
+def base_paradigm(paradigms: dict[str, Any] | None) -> str:
+    """The name of the configured paradigm of kind `base` (the reference of NRQ); 'base' if none."""
+    for name, entry in (paradigms or {}).items():
+        if (entry or {}).get("kind") == BASE_KIND:
+            return name
+    return BASE_KIND

@@ -32,24 +32,40 @@ def normalize_hub_row(spec: DatasetSpec, row: dict[str, Any], index: int) -> dic
     A value that does not convert (an index outside the choices, a score that is not a number)
     is kept as it is, for `check_record` to report with the row and id.
     """
+    from .tasks import task_of  # the table of task types binds this module's hub mappings (so it imports it)
+
     record = dict(row)
     record["id"] = str(row.get("id", f"{spec.name}{index}"))
-    choices = row.get("choices") or list(spec.choices) or None
-    record["choices"] = choices
-    gold = row.get("gold")
-    if spec.task_type == "classification":
-        if isinstance(gold, int) and choices:
-            record["gold_index"] = gold
-            record["gold"] = choices[gold] if 0 <= gold < len(choices) else row.get("answer")
-        elif gold is None:
-            record["gold"] = row.get("answer")
-    elif spec.task_type == "regression":
-        record["gold"] = _as_number(row.get("answer", gold))
-    elif spec.task_type == "ner":
-        record["gold"] = [[e.strip(), t.strip()] for e, t in (line.rsplit(",", 1) for line in str(row.get("answer", "")).splitlines() if "," in line)]
-    else:
-        record["gold"] = row.get("answer", gold)
+    record["choices"] = row.get("choices") or list(spec.choices) or None
+    record.update(task_of(spec).hub_gold(row, record["choices"]))
     return record
+
+
+# --- per task type: a hub row's gold in the mirror schema (slmbench.tasks) ------------------------------
+
+
+def hub_label(row: dict[str, Any], choices: list[str] | None) -> dict[str, Any]:
+    """Classification: the hub's gold is the label's index into the choices (kept as gold_index)."""
+    gold = row.get("gold")
+    if isinstance(gold, int) and choices:
+        return {"gold_index": gold, "gold": choices[gold] if 0 <= gold < len(choices) else row.get("answer")}
+    return {"gold": row.get("answer")} if gold is None else {}
+
+
+def hub_score(row: dict[str, Any], choices: list[str] | None) -> dict[str, Any]:
+    """TSA: the sentiment score, given as text or a number."""
+    return {"gold": _as_number(row.get("answer", row.get("gold")))}
+
+
+def hub_entities(row: dict[str, Any], choices: list[str] | None) -> dict[str, Any]:
+    """NER: `entity, TYPE` lines of the hub's answer as [entity, type] pairs."""
+    lines = str(row.get("answer", "")).splitlines()
+    return {"gold": [[e.strip(), t.strip()] for e, t in (line.rsplit(",", 1) for line in lines if "," in line)]}
+
+
+def hub_answer(row: dict[str, Any], choices: list[str] | None) -> dict[str, Any]:
+    """QA and summaries: the hub's answer text."""
+    return {"gold": row.get("answer", row.get("gold"))}
 
 
 def _as_number(value: Any) -> Any:

@@ -13,13 +13,12 @@ seconds in between, so that a counter that wraps around more than once is still 
 Both counters cover the whole device, so other work on it during the job (another job sharing the
 GPU or the CPU, a shared server's other clients) is counted too; the note says so.
 
-The generation job writes `meter.result()` into a sidecar next to its records
+The generation job writes `meter.result()` into its sidecar (`slmbench.sidecar`) next to its records
 (`meta_path(out_path)`), which the score step reads to compute energy per token.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import platform
 import re
@@ -28,7 +27,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .files import atomic_write_text
 
 RAPL_ROOT = "/sys/class/powercap"
 _TOP_ZONE = re.compile(r"^intel-rapl:\d+$")
@@ -344,25 +342,6 @@ class EnergyMeter:
             "duration_s": self.duration_s,
             "hardware": self.hardware(),
         }
-
-
-# --- the sidecar ----------------------------------------------------------------------------------
-
-
-def meta_path(generations_path: str | os.PathLike) -> Path:
-    """results/generations/M/P/D.jsonl -> results/generations/M/P/D.meta.json"""
-    path = Path(generations_path)
-    return path.with_name(path.name.removesuffix(".jsonl") + ".meta.json")
-
-
-def write_meta(path: str | os.PathLike, result: dict[str, Any], **extra: Any) -> None:
-    """Write a meter's result (plus any extra keys) as the cell's sidecar JSON, atomically."""
-    atomic_write_text(path, json.dumps({**result, **extra}, indent=2, allow_nan=False))
-
-
-def read_meta(path: str | os.PathLike) -> dict[str, Any] | None:
-    path = Path(path)
-    return json.loads(path.read_text()) if path.exists() else None
 
 
 def _read_text(path: Path) -> str | None:

@@ -16,15 +16,18 @@ from pathlib import Path
 from typing import Any
 
 from . import registry
-from .answers import extract_answer
 from .cache import RequestCache
+from .config import schema_defaults
 from .client import ChatClient, ServerFailure
 from .data import read_dataset, sample_records, write_jsonl
-from .energy import EnergyMeter, meta_path, write_meta
+from .energy import EnergyMeter
+from .sidecar import meta_path, write_meta
 from .engines import EngineError, make_engine, server_metrics
 from .paradigms import get_paradigm
 from .progress import Progress
 from .trace import SampleRun, describe_outcomes
+
+SEARCH_DEFAULTS = schema_defaults("search_tool")
 
 
 def cell_sampling(cell: dict[str, Any]) -> dict[str, Any]:
@@ -45,7 +48,6 @@ def to_record(cell: dict[str, Any], spec: registry.DatasetSpec, sample: dict[str
         "dataset": spec.name,
         "messages": calls[0].messages if calls else [],
         "output": run.output,
-        "answer": extract_answer(spec, run.output, sample) if not run.failure else None,
         "gold": sample["gold"],
         "failure": run.failure,
         "error": run.error,
@@ -66,7 +68,7 @@ def paradigm_settings(cell: dict[str, Any], search_index: str | None) -> dict[st
     """The paradigm's settings, with the workflow's search index for tools on the local backend."""
     settings = {**cell["paradigm"], "tools": {name: dict(tool) for name, tool in cell["paradigm"].get("tools", {}).items()}}
     for tool in settings["tools"].values():
-        if tool.get("backend", "local") == "local" and search_index:
+        if tool.get("backend", SEARCH_DEFAULTS["backend"]) == "local" and search_index:
             tool.setdefault("index", search_index)
     return settings
 

@@ -1,7 +1,7 @@
 """FinBen's metric for each dataset, computed from per-sample answers (see slmbench.answers).
 
 Every task type is scored in two steps: one item per sample (the work that touches text), then an
-aggregate over any list of items. The split lets the bootstrap in slmbench.analysis rescore
+aggregate over any list of items. The split lets the bootstrap in slmbench.results.stats rescore
 resampled subsets without re-reading text. Unextractable answers (None) are counted in `n_missing`
 and score as wrong: an all-O tagging for NER, an empty summary, a label matching no gold class;
 TSA excludes them from the RMSE, as FinBen does.
@@ -14,16 +14,25 @@ import re
 from collections import Counter
 from collections.abc import Callable, Sequence
 
-from slmbench.answers import as_list, bio_entities, parse_number
+from slmbench.records import as_list
 from slmbench.registry import DatasetSpec
 
+NUMBER = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)"  # a number as answers and golds write it
+_SCALE_WORDS = re.compile(r"\b(?:thousand|million|billion|trillion|percent|usd|eur)\b")
 _NOT_A_GOLD_LABEL = "\0not-a-gold-label"  # MCC: FinBen maps every prediction outside the gold labels to one class
+
+
+def task_of(spec: DatasetSpec):
+    """The dataset's task type (slmbench.tasks binds this module's per-type functions, so it imports it)."""
+    from slmbench.tasks import task_of as lookup
+
+    return lookup(spec)
 
 
 def score_dataset(spec: DatasetSpec, samples: list[dict], answers: list[object | None]) -> dict[str, float]:
     """FinBen's metrics for one dataset: `spec.metric` plus extras, `n` and `n_missing`."""
     items = _items(spec, samples, answers)
-    result = _AGGREGATE[spec.task_type](spec, items)
+    result = task_of(spec).aggregate(spec, items)
     result["n"] = len(samples)
     result["n_missing"] = sum(a is None for a in answers)
     return result
@@ -33,32 +42,33 @@ def sample_scores(spec: DatasetSpec, samples: list[dict], answers: list[object |
     """Per-sample scores: 1/0 correctness (classification, QA), squared error (TSA; None when missing),
     entity F1 (NER; 1 when neither side has an entity) or the primary ROUGE F-measure (summarization)."""
     items = _items(spec, samples, answers)
-    return [_ITEM_SCORE[spec.task_type](spec, item) for item in items]
+    item_score = task_of(spec).item_score
+    return [item_score(spec, item) for item in items]
 
 
 def subset_scorer(spec: DatasetSpec, samples: list[dict], answers: list[object | None]) -> Callable[[Sequence[int]], float]:
     """A function giving the primary metric on any (re)sample of row indices; text is parsed once."""
     items = _items(spec, samples, answers)
-    aggregate = _AGGREGATE[spec.task_type]
+    aggregate = task_of(spec).aggregate
     return lambda indices: aggregate(spec, [items[i] for i in indices])[spec.metric]
 
 
 def _items(spec: DatasetSpec, samples: list[dict], answers: list[object | None]) -> list:
     if len(samples) != len(answers):
         raise ValueError(f"{spec.name}: {len(samples)} samples but {len(answers)} answers")
-    item = _ITEM[spec.task_type]
+    item = task_of(spec).item
     return [item(sample, answer) for sample, answer in zip(samples, answers)]
 
 
 # --- classification -------------------------------------------------------------------------------
 
 
-def _classification_item(sample: dict, answer):
+def classification_item(sample: dict, answer):
     prediction = None if answer is None else str(answer).lower()
     return prediction, str(sample["gold"]).lower(), sample.get("label_type")
 
 
-def _classification_metrics(spec: DatasetSpec, items: list) -> dict[str, float]:
+def classification_metrics(spec: DatasetSpec, items: list) -> dict[str, float]:
     preds = [p for p, _, _ in items]
     golds = [g for _, g, _ in items]
     result = {
@@ -122,30 +132,48 @@ def average_f1_by_type(items: list) -> float:
     return sum(f1_score(p, g, average="weighted") for p, g in by_type.values()) / len(by_type)
 
 
-def _classification_item_score(spec: DatasetSpec, item) -> float:
+def classification_item_score(spec: DatasetSpec, item) -> float:
     return float(item[0] == item[1])
 
 
 # --- regression (TSA) -----------------------------------------------------------------------------
 
 
-def _regression_item(sample: dict, answer):
+def regression_item(sample: dict, answer):
     return None if answer is None else float(answer), float(sample["gold"])
 
 
-def _regression_metrics(spec: DatasetSpec, items: list) -> dict[str, float]:
+def regression_metrics(spec: DatasetSpec, items: list) -> dict[str, float]:
     """FinBen TSA: RMSE over the parsed answers only; unparsable ones are reported as `missing`."""
     errors = [(p - g) ** 2 for p, g in items if p is not None]
     rmse = math.sqrt(sum(errors) / len(errors)) if errors else math.nan
     return {"rmse": rmse, "missing": (len(items) - len(errors)) / len(items) if items else math.nan}
 
 
-def _regression_item_score(spec: DatasetSpec, item) -> float | None:
+def regression_item_score(spec: DatasetSpec, item) -> float | None:
     pred, gold = item
     return None if pred is None else (pred - gold) ** 2
 
 
 # --- named entities -------------------------------------------------------------------------------
+
+
+def bio_entities(tags: list[str]) -> list[tuple[str, int, int]]:
+    """Entity chunks (type, start, end-exclusive) of a BIO tag sequence, as seqeval's default (conlleval) mode.
+
+    A chunk starts at B-X, or at I-X that does not continue a chunk of type X; it ends at O, B-, or a type change.
+    """
+    chunks = []
+    kind, start = None, 0
+    for i, tag in enumerate([*tags, "O"]):
+        prefix, _, tag_kind = tag.partition("-")
+        continues = prefix == "I" and tag_kind == kind
+        if kind is not None and not continues:
+            chunks.append((kind, start, i))
+            kind = None
+        if prefix in ("B", "I") and not continues:
+            kind, start = tag_kind, i
+    return chunks
 
 
 def entities_to_bio(entities: list, tokens: list[str]) -> list[str]:
@@ -168,7 +196,7 @@ def entities_to_bio(entities: list, tokens: list[str]) -> list[str]:
     return tags
 
 
-def _ner_item(sample: dict, answer):
+def ner_item(sample: dict, answer):
     """(true positives, predicted, gold) entity chunk counts for one sentence (seqeval, default mode)."""
     tokens = as_list(sample["tokens"]) if sample.get("tokens") is not None else sample["text"].split()
     if sample.get("label") is not None:
@@ -186,7 +214,7 @@ def _ner_item(sample: dict, answer):
     return len(gold & pred), len(pred), len(gold)
 
 
-def _ner_metrics(spec: DatasetSpec, items: list) -> dict[str, float]:
+def ner_metrics(spec: DatasetSpec, items: list) -> dict[str, float]:
     """seqeval's micro-averaged entity precision, recall and F1 over all sentences."""
     tp = sum(t for t, _, _ in items)
     predicted = sum(p for _, p, _ in items)
@@ -197,7 +225,7 @@ def _ner_metrics(spec: DatasetSpec, items: list) -> dict[str, float]:
     return {"entity_f1": f1, "entity_precision": precision, "entity_recall": recall}
 
 
-def _ner_item_score(spec: DatasetSpec, item) -> float:
+def ner_item_score(spec: DatasetSpec, item) -> float:
     tp, predicted, gold = item
     return 1.0 if predicted == gold == 0 else 2 * tp / (predicted + gold)
 
@@ -241,18 +269,35 @@ def _span_matches(prediction: str, gold: str) -> bool:
     return any(round(value, 2) == round(gold_value, 2) for value in candidates)
 
 
+def parse_number(text: str) -> float | None:
+    """A QA answer read as one number ("$1,758 million", "(3.2)", "25.1%"), else None.
+
+    Currency signs, thousands separators, '%' and scale words are dropped (TAT-QA states the
+    scale separately), and parentheses mean a negative number, as in financial tables.
+    """
+    cleaned = text.strip().lower().replace("−", "-").rstrip(".")
+    cleaned = _SCALE_WORDS.sub("", cleaned)
+    cleaned = re.sub(r"[$€£,%\s]", "", cleaned)
+    negative = cleaned.startswith("(") and cleaned.endswith(")")
+    cleaned = cleaned.strip("()")
+    if not re.fullmatch(NUMBER, cleaned):
+        return None
+    value = float(cleaned)
+    return -value if negative else value
+
+
 def _normalize_text(text: str) -> str:
     return " ".join(text.lower().split()).strip(" .\"'")
 
 
-def _qa_item(sample: dict, answer):
+def qa_item(sample: dict, answer):
     gold = str(sample["gold"])
     if answer is None:
         return 0.0, 0.0
     return float(answers_match(str(answer), gold)), float(str(answer).strip() == gold.strip())
 
 
-def _qa_metrics(spec: DatasetSpec, items: list) -> dict[str, float]:
+def qa_metrics(spec: DatasetSpec, items: list) -> dict[str, float]:
     n = len(items)
     return {
         "exact_match": sum(m for m, _ in items) / n if n else math.nan,
@@ -260,7 +305,7 @@ def _qa_metrics(spec: DatasetSpec, items: list) -> dict[str, float]:
     }
 
 
-def _qa_item_score(spec: DatasetSpec, item) -> float:
+def qa_item_score(spec: DatasetSpec, item) -> float:
     return item[0]
 
 
@@ -312,7 +357,7 @@ def selected_sentences(text: str, labels: Sequence[int]) -> str:
     return "\n".join(s for s, keep in zip(sentences, labels) if int(keep) == 1)
 
 
-def _extractive_item(sample: dict, answer):
+def extractive_item(sample: dict, answer):
     """ROUGE of the predicted selection against the gold selection (FinBen; the bullet summary is not used).
 
     FinBen compares its parsed lines to the integer 1 as strings, which never matches, so its own
@@ -323,41 +368,15 @@ def _extractive_item(sample: dict, answer):
     return rouge_scores(selected_sentences(sample["text"], answer or []), reference)
 
 
-def _abstractive_item(sample: dict, answer):
+def abstractive_item(sample: dict, answer):
     return rouge_scores(answer or "", str(sample["gold"]))
 
 
-def _summarization_metrics(spec: DatasetSpec, items: list) -> dict[str, float]:
+def summarization_metrics(spec: DatasetSpec, items: list) -> dict[str, float]:
     """Mean per-sample F-measures (FinBen's `evaluate` rouge reports the bootstrap median of this mean)."""
     n = len(items)
     return {key: sum(item[key] for item in items) / n if n else math.nan for key in ("rouge1", "rouge2", "rougeL")}
 
 
-def _summarization_item_score(spec: DatasetSpec, item) -> float:
+def summarization_item_score(spec: DatasetSpec, item) -> float:
     return item[spec.metric]
-
-
-_ITEM = {
-    "classification": _classification_item,
-    "regression": _regression_item,
-    "ner": _ner_item,
-    "qa": _qa_item,
-    "extractive_summarization": _extractive_item,
-    "abstractive_summarization": _abstractive_item,
-}
-_AGGREGATE = {
-    "classification": _classification_metrics,
-    "regression": _regression_metrics,
-    "ner": _ner_metrics,
-    "qa": _qa_metrics,
-    "extractive_summarization": _summarization_metrics,
-    "abstractive_summarization": _summarization_metrics,
-}
-_ITEM_SCORE = {
-    "classification": _classification_item_score,
-    "regression": _regression_item_score,
-    "ner": _ner_item_score,
-    "qa": _qa_item_score,
-    "extractive_summarization": _summarization_item_score,
-    "abstractive_summarization": _summarization_item_score,
-}

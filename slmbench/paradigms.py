@@ -1,11 +1,15 @@
-"""The three ways of deploying a model that the study compares, by name.
+"""The three ways of deploying a model that the study compares: the one table of paradigm kinds.
 
 Each paradigm is `async run(sample, spec, chat, settings) -> SampleRun`; a paradigm's
 config entry picks one with `kind`, so variants (say, a 3-turn agent) are config only.
+`KINDS` is read by config validation (the schema's `kind` enum), the per-cell config slice
+(the settings a kind reads), the rules (which kinds need the search index) and the analysis
+(the `base` kind is NRQ's reference).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Awaitable, Callable
 
 from .registry import DatasetSpec
@@ -29,12 +33,42 @@ async def run_base(sample: dict[str, Any], spec: DatasetSpec, chat: ChatFn, sett
     return run
 
 
-def get_paradigm(kind: str) -> ParadigmFn:
-    """Paradigm 1 is `base`; 2 and 3 are the ReAct agent and the routing multi-agent system."""
-    from .agents import run_multi_agent, run_single_agent
+@dataclass(frozen=True)
+class ParadigmKind:
+    """One kind of paradigm: the settings it reads and whether its agents use tools."""
 
-    paradigms = {"base": run_base, "single_agent": run_single_agent, "multi_agent": run_multi_agent}
+    name: str
+    settings: tuple[str, ...]  # the paradigm settings this kind reads (the rest cannot change its results)
+    agents: bool  # ReAct agents with tools: they need the search index and their prompts' version
+
+    def runner(self) -> ParadigmFn:
+        """Paradigm 1 is `base`; 2 and 3 are the ReAct agent and the routing multi-agent system."""
+        if not self.agents:
+            return run_base
+        from . import agents  # imported only where agents run
+
+        return getattr(agents, f"run_{self.name}")
+
+
+_AGENT_SETTINGS = ("max_tokens", "max_turns", "tool_output_tokens", "tool_timeout_s", "tools")
+KINDS: dict[str, ParadigmKind] = {
+    k.name: k
+    for k in [
+        ParadigmKind("base", ("kind", "max_tokens"), agents=False),
+        ParadigmKind("single_agent", ("kind", *_AGENT_SETTINGS), agents=True),
+        ParadigmKind("multi_agent", ("kind", *_AGENT_SETTINGS, "max_delegations"), agents=True),
+    ]
+}
+BASE_KIND = "base"  # NRQ's reference: every gain is measured against the same model's base run
+
+
+def get_kind(kind: str) -> ParadigmKind:
     try:
-        return paradigms[kind]
+        return KINDS[kind]
     except KeyError:
-        raise KeyError(f"unknown paradigm kind {kind!r}; known: {', '.join(paradigms)}") from None
+        raise KeyError(f"unknown paradigm kind {kind!r}; known: {', '.join(KINDS)}") from None
+
+
+def get_paradigm(kind: str) -> ParadigmFn:
+    """The coroutine that runs one sample under a paradigm of this kind."""
+    return get_kind(kind).runner()

@@ -8,12 +8,13 @@ being scored against a gold value scoring reads differently. The checks follow w
 
 from __future__ import annotations
 
+import ast
+import json
 import math
 import reprlib
-from typing import Any, Callable
+from typing import Any
 
-from .answers import ENTITY_TYPES, as_list
-from .registry import DatasetSpec
+from .registry import ENTITY_TYPES, DatasetSpec
 
 REQUIRED_FIELDS = ("id", "query", "gold")
 BIO_TAGS = frozenset({"O", *(f"{prefix}-{kind}" for kind in ENTITY_TYPES for prefix in "BI")})
@@ -29,6 +30,8 @@ class _Problem(Exception):
 
 def check_record(spec: DatasetSpec, record: Any, where: str) -> dict[str, Any]:
     """The record as generation and scoring read it (list fields given as text parsed); raises InvalidRecord."""
+    from .tasks import task_of  # the table of task types binds this module's gold checks (so it imports it)
+
     if not isinstance(record, dict):
         raise InvalidRecord(f"{where}: expected a JSON object, got {_shown(record)}")
     missing = [key for key in REQUIRED_FIELDS if key not in record]
@@ -40,12 +43,15 @@ def check_record(spec: DatasetSpec, record: Any, where: str) -> dict[str, Any]:
     try:
         if not isinstance(record["query"], str) or not record["query"].strip():
             raise _Problem(f"query (the prompt) must be non-empty text, got {_shown(record['query'])}")
-        return _GOLD_CHECKS[spec.task_type](spec, dict(record))
+        return task_of(spec).check_gold(spec, dict(record))
     except _Problem as problem:
         raise InvalidRecord(f"{where}, id {sample_id!r}: {problem}") from None
 
 
-def _classification(spec: DatasetSpec, record: dict[str, Any]) -> dict[str, Any]:
+# --- per task type: what its gold must be (slmbench.tasks) ------------------------------------------
+
+
+def check_classification_gold(spec: DatasetSpec, record: dict[str, Any]) -> dict[str, Any]:
     """Gold is one of the choices (the record's, else the registry's), compared case-insensitively as scoring does."""
     choices = record.get("choices") or list(spec.choices)
     if not isinstance(choices, list) or not all(isinstance(c, str) and c.strip() for c in choices):
@@ -62,7 +68,7 @@ def _classification(spec: DatasetSpec, record: dict[str, Any]) -> dict[str, Any]
     return record
 
 
-def _regression(spec: DatasetSpec, record: dict[str, Any]) -> dict[str, Any]:
+def check_regression_gold(spec: DatasetSpec, record: dict[str, Any]) -> dict[str, Any]:
     """TSA: gold is a sentiment score in [-1, 1] (NaN fails the range test too)."""
     gold = record["gold"]
     if not (_is_number(gold) and -1 <= gold <= 1):
@@ -70,7 +76,7 @@ def _regression(spec: DatasetSpec, record: dict[str, Any]) -> dict[str, Any]:
     return record
 
 
-def _ner(spec: DatasetSpec, record: dict[str, Any]) -> dict[str, Any]:
+def check_ner_gold(spec: DatasetSpec, record: dict[str, Any]) -> dict[str, Any]:
     """Gold entities are [entity, type] pairs of known types; BIO `label`, when given, aligns with the tokens."""
     gold = _list_field(record, "gold", f"a list of [entity, type] pairs with type one of {', '.join(ENTITY_TYPES)}")
     for pair in gold:
@@ -96,7 +102,7 @@ def _ner(spec: DatasetSpec, record: dict[str, Any]) -> dict[str, Any]:
     return record
 
 
-def _qa(spec: DatasetSpec, record: dict[str, Any]) -> dict[str, Any]:
+def check_qa_gold(spec: DatasetSpec, record: dict[str, Any]) -> dict[str, Any]:
     """Gold is the answer text or a finite number (scoring compares it as text and as a number)."""
     gold = record["gold"]
     if not (_is_number(gold) or (isinstance(gold, str) and gold.strip())):
@@ -104,9 +110,9 @@ def _qa(spec: DatasetSpec, record: dict[str, Any]) -> dict[str, Any]:
     return record
 
 
-def _extractive_summarization(spec: DatasetSpec, record: dict[str, Any]) -> dict[str, Any]:
+def check_extractive_summary_gold(spec: DatasetSpec, record: dict[str, Any]) -> dict[str, Any]:
     """ECTSum: one 0/1 per sentence (line) of `text`, from `label` when given, else from gold's lines."""
-    _abstractive_summarization(spec, record)
+    check_abstractive_summary_gold(spec, record)
     if not isinstance(record.get("text"), str):
         raise _Problem(f"text (the sentences, one per line) must be a string, got {_shown(record.get('text'))}")
     if record.get("label") is not None:
@@ -122,24 +128,24 @@ def _extractive_summarization(spec: DatasetSpec, record: dict[str, Any]) -> dict
     return record
 
 
-def _abstractive_summarization(spec: DatasetSpec, record: dict[str, Any]) -> dict[str, Any]:
+def check_abstractive_summary_gold(spec: DatasetSpec, record: dict[str, Any]) -> dict[str, Any]:
     if not isinstance(record["gold"], str) or not record["gold"].strip():
         raise _Problem(f"gold must be the summary, non-empty text, got {_shown(record['gold'])}")
     return record
 
 
-_GOLD_CHECKS: dict[str, Callable[[DatasetSpec, dict[str, Any]], dict[str, Any]]] = {
-    "classification": _classification,
-    "regression": _regression,
-    "ner": _ner,
-    "qa": _qa,
-    "extractive_summarization": _extractive_summarization,
-    "abstractive_summarization": _abstractive_summarization,
-}
+def as_list(value) -> list:
+    """A list field that may be stored as a list, a JSON string or a Python-repr string (mirror files)."""
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError:
+            return ast.literal_eval(value)
+    return list(value)
 
 
 def _list_field(record: dict[str, Any], key: str, what: str) -> list:
-    """A list field, also when stored as JSON or Python-literal text (as `answers.as_list` reads it)."""
+    """A list field, also when stored as JSON or Python-literal text (as `as_list` reads it)."""
     value = record[key]
     if isinstance(value, str):
         try:

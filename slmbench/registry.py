@@ -19,15 +19,8 @@ CATEGORIES = (
     "summarization",
 )
 
-# How a model's output is turned into an answer (slmbench.answers) and what its gold must be (slmbench.records).
-TASK_TYPES = (
-    "classification",  # one label out of `choices`
-    "regression",  # a number in [-1, 1] (TSA)
-    "ner",  # a list of [entity, type]
-    "qa",  # a short answer string or number
-    "extractive_summarization",  # one 0/1 per source sentence (ECTSum)
-    "abstractive_summarization",  # free text (EDTSum)
-)
+# The entity types of the NER datasets (gold pairs, BIO tags and the answers models give).
+ENTITY_TYPES = ("PER", "ORG", "LOC")
 
 
 @dataclass(frozen=True)
@@ -37,7 +30,7 @@ class DatasetSpec:
     name: str
     hub_id: str
     category: str
-    task_type: str
+    task_type: str  # a task type of slmbench.tasks (how to prompt for, read and score its answers)
     metric: str
     higher_is_better: bool = True
     split: str = "test"
@@ -46,8 +39,6 @@ class DatasetSpec:
     def __post_init__(self):
         if self.category not in CATEGORIES:
             raise ValueError(f"{self.name}: unknown category {self.category!r}")
-        if self.task_type not in TASK_TYPES:
-            raise ValueError(f"{self.name}: unknown task type {self.task_type!r}")
 
 
 _SENTIMENT = ("positive", "negative", "neutral")
@@ -88,9 +79,6 @@ DATASETS: dict[str, DatasetSpec] = {
         DatasetSpec("edtsum", "TheFinAI/flare-edtsum", "summarization", "abstractive_summarization", "rouge1"),
     ]
 }
-
-# The 20 datasets of the paper's grid (ccfraud and travelinsurance are extra FinBen sets).
-PAPER_DATASETS = tuple(n for n in DATASETS if n not in ("ccfraud", "travelinsurance"))
 
 
 def get(name: str) -> DatasetSpec:

@@ -8,10 +8,13 @@ import numpy as np
 
 from . import registry
 from .answers import extract_answer
+from .config import schema_defaults
 from .energy import hardware_label
-from .analysis import bootstrap_ci
+from .results.stats import bootstrap_ci
 from .metrics import sample_scores, score_dataset, subset_scorer
 from .trace import FAILURE_KINDS
+
+ANALYSIS = schema_defaults("analysis")  # n_boot, seed: schemas/config.schema.yaml
 
 
 def fresh_tokens(record: dict[str, Any]) -> tuple[int, int]:
@@ -80,13 +83,13 @@ def score_cell(
     generations: list[dict[str, Any]],
     dataset: list[dict[str, Any]],
     meta: dict[str, Any] | None = None,
-    n_boot: int = 1000,
-    seed: int = 0,
+    n_boot: int = ANALYSIS["n_boot"],
+    seed: int = ANALYSIS["seed"],
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """The cell's summary row and its per-sample rows.
 
-    Answers are extracted again from the stored outputs, so a fix to extraction
-    rescores without regenerating. `meta` is the generation job's sidecar (energy, hardware).
+    Answers are extracted here, and only here, from the stored outputs (a fix to extraction
+    rescores without regenerating); the per-sample rows carry them to the tables and trace pages. `meta` is the generation job's sidecar (energy, hardware).
     `score_ci_low`/`score_ci_high` are a seeded percentile bootstrap 95% interval of the primary
     metric over the cell's samples (`n_boot` resamples, rescored exactly by `subset_scorer`).
     """

@@ -4,11 +4,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from slmbench.analysis import (
+from slmbench.results.stats import (
     adjust_pvalues,
     bootstrap_ci,
     bootstrap_nrq,
-    cell_score_ci,
     compare_paradigms,
     composite_z,
     config_summary,
@@ -173,12 +172,12 @@ def test_bootstrap_ci_of_a_mean():
     assert bootstrap_ci(lambda idx: 1.0, 5, n_boot=10) == (1.0, 1.0, 1.0)
 
 
-def test_cell_score_ci_for_rmse_with_missing_answers():
+def test_bootstrap_ci_of_rmse_with_missing_answers():
     spec = DATASETS["tsa"]
     samples = [{"gold": 0.0}] * 4
     answers = [0.1, None, 0.3, None]
     # RMSE over the two parsed answers = sqrt((0.01 + 0.09)/2) = sqrt(0.05); resamples of only missing rows are dropped.
-    score, low, high = cell_score_ci(spec, samples, answers, n_boot=300)
+    score, low, high = bootstrap_ci(subset_scorer(spec, samples, answers), len(samples), n_boot=300)
     assert score == pytest.approx(np.sqrt(0.05))
     assert 0.1 - 1e-12 <= low <= score <= high <= 0.3 + 1e-12
 

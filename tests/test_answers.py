@@ -2,7 +2,9 @@
 
 import pytest
 
-from slmbench.answers import answer_format, as_list, bio_entities, extract_answer, parse_number
+from slmbench.answers import answer_format, extract_answer
+from slmbench.metrics import bio_entities, parse_number
+from slmbench.records import as_list
 from slmbench.registry import DATASETS
 
 FPB, BIGDATA, GERMAN, CCFRAUD, MULTIFIN, HEADLINES = (

@@ -10,7 +10,8 @@ import pytest
 from conftest import REPO
 from slmbench import registry
 from slmbench.data import DatasetUnavailable, fetch_dataset, load_from_hub, normalize_hub_row, read_mirror, sample_records
-from slmbench.records import _GOLD_CHECKS, InvalidRecord
+from slmbench.records import InvalidRecord
+from slmbench.tasks import TASKS, task_of
 
 
 def test_the_mirror_is_read_first(mirror):
@@ -95,8 +96,8 @@ def assert_refused(tmp_path, dataset, bad_line, *fragments, where=", line 2, id 
         assert fragment in message, message
 
 
-def test_every_task_type_has_one_gold_check():
-    assert set(_GOLD_CHECKS) == set(registry.TASK_TYPES)
+def test_every_dataset_has_a_known_task_type_and_every_task_type_a_dataset():
+    assert {task_of(spec).name for spec in registry.DATASETS.values()} == set(TASKS)
 
 
 @pytest.mark.parametrize("dataset", sorted(GOOD))

@@ -7,7 +7,8 @@ import types
 
 import pytest
 
-from slmbench.energy import EnergyMeter, RaplCounter, RaplUnavailable, hardware_label, meta_path, read_meta, write_meta
+from slmbench.energy import EnergyMeter, RaplCounter, RaplUnavailable, hardware_label
+from slmbench.sidecar import meta_path, read_meta, write_meta
 
 
 def _zone(root, name, energy, max_range=1_000_000, label="package-0"):

@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 
 from test_tables import hand_cells
-from slmbench.plots import best_paradigm_heatmap, cost_axis, failures_by_paradigm, nrq_vs_size, pareto_plot, quality_vs_cost, score_by_model
-from slmbench.summary import leading_table, nrq_table, pareto_table
+from slmbench.results import catalog, figures
+from slmbench.results.figures import cost_axis, failures_by_paradigm, nrq_vs_size
+from slmbench.results.tables import leading_table, nrq_table, pareto_table
 
 
 def _inputs(cells):
@@ -26,21 +27,18 @@ def test_every_figure_is_drawn(tmp_path, base_only):
     cells = hand_cells().assign(metric="f1")
     if base_only:
         cells = cells.loc[cells["paradigm"] == "base"].assign(energy_mj_per_token=np.nan)
+    cells = cells.assign(size_b=cells["model"].map({"m1": 0.5, "m2": None}).astype(float))
     pareto, leading, nrq = _inputs(cells)
-    paths = {name: tmp_path / f"{name}.png" for name in ("score", "quality", "heatmap", "failures", "pareto", "size")}
-    score_by_model(cells, paths["score"])
-    quality_vs_cost(pareto, paths["quality"])
-    best_paradigm_heatmap(leading, paths["heatmap"])
-    failures_by_paradigm(cells, paths["failures"])
-    pareto_plot(pareto, paths["pareto"])
-    nrq_vs_size(nrq, {"m1": 0.5, "m2": None}, paths["size"])
-    for path in paths.values():
-        assert path.stat().st_size > 5000, path
+    tables = {"cells": cells, "pareto": pareto, "leading_advantage": leading, "nrq": nrq}
+    for figure in catalog.FIGURES:  # as scripts/plot.py draws them
+        getattr(figures, figure.draw)(*(tables[name] for name in figure.inputs), tmp_path / f"{figure.name}.png")
+    for figure in catalog.FIGURES:
+        assert (tmp_path / f"{figure.name}.png").stat().st_size > 5000, figure.name
 
 
 def test_nrq_against_size_without_any_size(tmp_path):
     _, _, nrq = _inputs(hand_cells())
-    nrq_vs_size(nrq, {}, tmp_path / "size.png")
+    nrq_vs_size(nrq, hand_cells().drop(columns="size_b", errors="ignore"), tmp_path / "size.png")
     assert (tmp_path / "size.png").stat().st_size > 5000
 
 

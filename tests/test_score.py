@@ -59,15 +59,16 @@ def test_energy_only_over_calls_sent_and_nan_when_all_cached_or_unmeasured():
 
 
 def test_score_cell_bootstrap_interval_of_the_score():
-    from slmbench.analysis import cell_score_ci
+    from slmbench.metrics import subset_scorer
     from slmbench.registry import DATASETS
+    from slmbench.results.stats import bootstrap_ci
 
     gens = [record(s, s["gold"] if i % 3 else "nonsense") for i, s in enumerate(FPB)]
     summary, rows = score_cell(gens, FPB, None, n_boot=200, seed=5)
     answers = [r["answer"] for r in rows]
     # the same seeded bootstrap as the analysis's per-cell interval, over the cell's own samples
     assert (summary["score"], summary["score_ci_low"], summary["score_ci_high"]) == pytest.approx(
-        cell_score_ci(DATASETS["fpb"], FPB, answers, n_boot=200, seed=5)
+        bootstrap_ci(subset_scorer(DATASETS["fpb"], FPB, answers), len(FPB), n_boot=200, seed=5)
     )
     assert summary["score_ci_low"] < summary["score"] < summary["score_ci_high"]  # some right, some wrong: the interval is wide
     again, _ = score_cell(gens, FPB, None, n_boot=200, seed=5)

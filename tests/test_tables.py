@@ -9,25 +9,30 @@ import pytest
 
 from test_score import FPB, record
 from slmbench.score import score_cell
-from slmbench.summary import (
+from slmbench.config import base_paradigm
+from slmbench.results import catalog
+from slmbench.results.cells import cells_table, config_costs, failures_table
+from slmbench.results.headline import headline
+from slmbench.results.html import cells_page, table_page
+from slmbench.results.stats import composite_z
+from slmbench.results.tables import (
     ALL_CATEGORIES,
     COMPARISON_COLUMNS,
-    base_paradigm,
     cell_answers,
     comparisons_table,
-    config_costs,
     cost_table,
-    failures_table,
-    headline,
     leading_table,
     nrq_table,
     paradigm_table,
     pareto_table,
     scorers,
 )
-from slmbench.analysis import composite_z
 from slmbench.registry import DATASETS
-from slmbench.tables import analysis_pages, cells_html, cells_table
+
+
+def analysis_pages(**tables):
+    """Every catalog table's page, by name."""
+    return {t.name: table_page(t, tables[t.name]) for t in catalog.TABLES}
 
 # (model, paradigm) -> (d1 score [category A, higher is better], d2 score [category B, RMSE])
 SCORES = {("m1", "base"): (0.5, 0.4), ("m1", "agent"): (0.6, 0.2), ("m2", "base"): (0.4, 0.5), ("m2", "agent"): (0.2, 0.5)}
@@ -203,9 +208,9 @@ def test_nrq_counts_datasets_with_a_zero_base_score_and_the_page_says_so():
     # the paper's formula is kept: d1's gain is 0.6 / 1e-8, averaged with d2's +0.5
     assert indexed.loc[("m1", "agent", ALL_CATEGORIES), "nrq"] == pytest.approx((0.6 / 1e-8 + 0.5) / 2)
     page = _nrq_page(cells, table)
-    assert "datasets with base score 0" in page and "this run has 1 model x dataset base score(s) of 0" in page
+    assert "datasets with base score 0" in page and "This run has 1 model x dataset base score(s) of 0" in page
     clean = hand_cells()
-    assert "this run has 0 model x dataset" in _nrq_page(clean, nrq_table(clean, _constant_scorers(clean), {"d1": 10, "d2": 10}, n_boot=5))
+    assert "This run has 0 model x dataset" in _nrq_page(clean, nrq_table(clean, _constant_scorers(clean), {"d1": 10, "d2": 10}, n_boot=5))
 
 
 def _tsa_answers(pairs):
@@ -234,7 +239,7 @@ def test_comparisons_use_the_scorers_passed_in(monkeypatch):
     def rebuild(*args):
         raise AssertionError("comparisons_table rebuilt a scorer it was given")
 
-    monkeypatch.setattr("slmbench.summary.subset_scorer", rebuild)
+    monkeypatch.setattr("slmbench.results.tables.subset_scorer", rebuild)
     row = comparisons_table(answers, ["base", "agent"], n_resamples=20, fns=fns).iloc[0]
     assert (row["score_a"], row["score_b"]) == (0.75, 0.25)
 
@@ -246,7 +251,7 @@ def test_cells_page_costs_per_configuration_share_the_failures_table(tmp_path):
     assert costs.loc[("m2", "agent"), "latency_mean_s"] == pytest.approx(7.0)
     assert costs["failed"].to_dict() == failures_table(cells).set_index(["model", "paradigm"])["failed"].to_dict()
     scored, _ = scored_run(tmp_path)
-    page = cells_html(scored)
+    page = cells_page(scored)
     assert "failed samples" in page and "score CI low" in page
     for row in scored.itertuples():  # every cell's score interval reaches the page
         assert f"{row.score_ci_low:.3f}" in page and f"{row.score_ci_high:.3f}" in page

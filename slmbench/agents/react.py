@@ -57,8 +57,8 @@ async def run_react(
     max_turns: int,
     run: SampleRun,
     system_prompt_prefix: str = SINGLE_AGENT_ROLE,
-    tool_output_tokens: int = 256,
-    tool_timeout_s: float = 30.0,
+    tool_output_tokens: int = AgentSettings.tool_output_tokens,
+    tool_timeout_s: float = AgentSettings.tool_timeout_s,
 ) -> str | None:
     """Run one ReAct episode; return the final answer, or None after recording a failure in `run`.
 

@@ -5,25 +5,29 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
+from slmbench.config import schema_defaults
+
+DEFAULTS = schema_defaults("paradigm")  # schemas/config.schema.yaml, $defs.paradigm
+
 
 @dataclass(frozen=True)
 class AgentSettings:
     """Keys of the `settings` mapping (all optional; other keys are ignored).
 
-    max_turns           model replies per agent episode (each ReAct agent, and the supervisor) [5]
-    max_delegations     delegations the supervisor may make per sample [2]
-    tool_output_tokens  budget for one observation, in approximate tokens (chars / 4) [256]
-    tool_timeout_s      wall-clock limit for one tool call [30]
+    max_turns           model replies per agent episode (each ReAct agent, and the supervisor)
+    max_delegations     delegations the supervisor may make per sample
+    tool_output_tokens  budget for one observation, in approximate tokens (chars / 4)
+    tool_timeout_s      wall-clock limit for one tool call
     tools               per-tool config by tool name, e.g.
                         {"wikipedia_search": {"backend": "local", "index": "<dir>", "top_k": 3}}
-                        (keys documented in slmbench.tools.registry) [{}: local BM25 over
+                        (keys documented in slmbench.tools.toolbox) [{}: local BM25 over
                         the shipped finance corpus for both search tools]
     """
 
-    max_turns: int = 5
-    max_delegations: int = 2
-    tool_output_tokens: int = 256
-    tool_timeout_s: float = 30.0
+    max_turns: int = DEFAULTS["max_turns"]
+    max_delegations: int = DEFAULTS["max_delegations"]
+    tool_output_tokens: int = DEFAULTS["tool_output_tokens"]
+    tool_timeout_s: float = float(DEFAULTS["tool_timeout_s"])
     tools: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
     @classmethod

@@ -32,7 +32,7 @@ from typing import Any, Iterator
 
 from .base import Endpoint, Engine, EngineError
 
-SUPERVISOR_MODULE = "slmbench.engines.supervisor"
+SUPERVISOR_MODULE = "slmbench.engines.server_supervisor"
 # How long a launcher waits for a new supervisor to record itself (srun may queue the step briefly).
 SUPERVISOR_START_S = 60.0
 # One health request; a busy llama.cpp server answers only after its current generation.

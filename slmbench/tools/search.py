@@ -9,7 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from slmbench.config import schema_defaults
 from slmbench.tools.base import Tool, ToolError
+
+DEFAULTS = schema_defaults("search_tool")  # backend, top_k, timeout_s: schemas/config.schema.yaml
 
 MAX_QUERY_CHARS = 300
 
@@ -37,7 +40,7 @@ def format_hits(query: str, hits: list[Hit]) -> str:
     return "\n\n".join(blocks)
 
 
-def search_tool(name: str, description: str, backend: Backend, top_k: int = 3) -> Tool:
+def search_tool(name: str, description: str, backend: Backend, top_k: int = DEFAULTS["top_k"]) -> Tool:
     """A Tool that searches `backend` and returns the `top_k` best passages."""
 
     def run(args: dict[str, Any]) -> str:

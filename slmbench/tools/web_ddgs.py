@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from slmbench.tools.base import ToolError
-from slmbench.tools.search import Backend, Hit
+from slmbench.tools.search import DEFAULTS, Backend, Hit
 
 # (query, max results, timeout in seconds) -> ddgs text results: dicts with title, href, body
 TextSearch = Callable[[str, int, float], list[dict[str, Any]]]
@@ -30,7 +30,7 @@ def parse_results(rows: Any) -> list[Hit]:
     return [Hit(r.get("title", ""), r.get("body", ""), r.get("href", "")) for r in rows if isinstance(r, dict)]
 
 
-def web_backend(search: TextSearch = ddgs_text_search, timeout_s: float = 10.0) -> Backend:
+def web_backend(search: TextSearch = ddgs_text_search, timeout_s: float = DEFAULTS["timeout_s"]) -> Backend:
     """A search backend over the web."""
 
     def run(query: str, k: int) -> list[Hit]:

@@ -11,7 +11,7 @@ import urllib.request
 from typing import Any, Callable
 
 from slmbench.tools.base import ToolError
-from slmbench.tools.search import Backend, Hit
+from slmbench.tools.search import DEFAULTS, Backend, Hit
 
 API_URL = "https://en.wikipedia.org/w/api.php"
 USER_AGENT = "slmbench/0.1 (research benchmark; https://github.com/)"
@@ -59,7 +59,7 @@ def parse_response(data: Any) -> list[Hit]:
 
 
 def wikipedia_backend(
-    fetch: FetchJSON = urllib_fetch_json, api_url: str = API_URL, timeout_s: float = 10.0, sentences: int = 3
+    fetch: FetchJSON = urllib_fetch_json, api_url: str = API_URL, timeout_s: float = DEFAULTS["timeout_s"], sentences: int = 3
 ) -> Backend:
     """A search backend that queries the MediaWiki API."""
 

@@ -1,4 +1,5 @@
-"""Figures of a run, drawn from the per-cell table."""
+"""The figures of a run, one function per entry of `slmbench.results.catalog.FIGURES`, drawn from
+the per-cell table and the analysis tables."""
 
 from __future__ import annotations
 
@@ -148,7 +149,7 @@ def failures_by_paradigm(cells: pd.DataFrame, path: str) -> None:
 
 def pareto_plot(configs: pd.DataFrame, path: str) -> None:
     """Composite z against tokens per sample and against energy (or latency), frontier joined by a line."""
-    from .analysis import pareto_frontier
+    from .stats import pareto_frontier
 
     colour, marker = _styles(configs)
     energy, energy_label = cost_axis(configs)
@@ -172,8 +173,10 @@ def pareto_plot(configs: pd.DataFrame, path: str) -> None:
     plt.close(fig)
 
 
-def nrq_vs_size(nrq: pd.DataFrame, sizes: dict, path: str) -> None:
-    """NRQ (with its 95% CI) of each agent paradigm against the model's size in billions of parameters."""
+def nrq_vs_size(nrq: pd.DataFrame, cells: pd.DataFrame, path: str) -> None:
+    """NRQ (with its 95% CI) of each agent paradigm against the model's size in billions of parameters
+    (the cells' `size_b`, from the config)."""
+    sizes = cells.groupby("model", sort=False)["size_b"].first().to_dict() if "size_b" in cells else {}
     overall = nrq.loc[nrq["category"] == "(all)"].assign(size_b=lambda f: f["model"].map(lambda m: sizes.get(m)))
     overall["size_b"] = pd.to_numeric(overall["size_b"], errors="coerce")
     known = overall.dropna(subset=["size_b"])

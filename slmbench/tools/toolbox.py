@@ -1,12 +1,12 @@
 """Build the agents' tools by name from a config mapping.
 
-Per-tool config (all keys optional):
-  backend    "local" (default; BM25 over a passage corpus, offline),
+Per-tool config (all keys optional; defaults: schemas/config.schema.yaml, $defs.search_tool):
+  backend    "local" (BM25 over a passage corpus, offline),
              "wikipedia" (MediaWiki API over HTTP) or "web" (the `ddgs` package)
   index      local: a directory written by `local_search.build_index`
              (default: the shipped finance corpus, indexed in memory)
-  top_k      number of passages returned (default 3)
-  timeout_s  HTTP timeout for the wikipedia/web backends (default 10)
+  top_k      number of passages returned
+  timeout_s  HTTP timeout for the wikipedia/web backends
   api_url    wikipedia: the MediaWiki endpoint (default English Wikipedia)
 The calculator takes no config.
 """
@@ -17,7 +17,7 @@ from typing import Any, Mapping
 
 from slmbench.tools.base import Tool
 from slmbench.tools.calculator import calculator_tool
-from slmbench.tools.search import Backend, search_tool
+from slmbench.tools.search import DEFAULTS, Backend, search_tool
 
 TOOL_NAMES = ("calculator", "wikipedia_search", "web_search")
 BACKENDS = ("local", "wikipedia", "web")
@@ -36,8 +36,8 @@ _DESCRIPTIONS = {
 
 def make_backend(config: Mapping[str, Any]) -> Backend:
     """The search backend a tool's config selects."""
-    kind = config.get("backend", "local")
-    timeout_s = float(config.get("timeout_s", 10.0))
+    kind = config.get("backend", DEFAULTS["backend"])
+    timeout_s = float(config.get("timeout_s", DEFAULTS["timeout_s"]))
     if kind == "local":
         from slmbench.tools.local_search import shared_index
 
@@ -60,7 +60,7 @@ def build_tool(name: str, config: Mapping[str, Any] | None = None) -> Tool:
     if name == "calculator":
         return calculator_tool()
     if name in _DESCRIPTIONS:
-        return search_tool(name, _DESCRIPTIONS[name], make_backend(config), int(config.get("top_k", 3)))
+        return search_tool(name, _DESCRIPTIONS[name], make_backend(config), int(config.get("top_k", DEFAULTS["top_k"])))
     raise ValueError(f"unknown tool {name!r}; choose from {', '.join(TOOL_NAMES)}")
 
 

@@ -1,4 +1,5 @@
-"""A readable HTML page of one cell's samples: every agent turn, tool call and the final answer vs gold."""
+"""A readable HTML page of one cell's samples: every agent turn, tool call and the final answer, the
+answer the scorer extracted from it, and the gold answer."""
 
 from __future__ import annotations
 
@@ -6,14 +7,8 @@ import html
 import json
 from typing import Any
 
-STYLE = """
-body{font-family:sans-serif;margin:1em;max-width:70em}
-.sample{border:1px solid #ccc;border-radius:4px;margin:1em 0;padding:.5em 1em}
-.ok{border-left:6px solid #2a2}.failed{border-left:6px solid #c33}
-pre{white-space:pre-wrap;background:#f6f6f6;padding:.4em;margin:.2em 0;font-size:12px}
-.llm{margin:.4em 0 .4em 1em}.tool{margin:.4em 0 .4em 2em;color:#333}
-.meta{color:#666;font-size:12px}
-"""
+from . import catalog
+from .html import caption_html, page
 
 
 def _pre(text: Any) -> str:
@@ -37,20 +32,25 @@ def _call(call: dict[str, Any]) -> str:
     )
 
 
-def render_trace_page(records: list[dict[str, Any]]) -> str:
+def render_trace_page(records: list[dict[str, Any]], scored: list[dict[str, Any]]) -> str:
+    """`records`: the cell's generations; `scored`: its per-sample score rows (the answer the scorer
+    extracted and the sample's score), matched by id."""
     first = records[0] if records else {"model": "?", "paradigm": "?", "dataset": "?"}
-    title = f"{first['model']} / {first['paradigm']} / {first['dataset']}"
+    title = f"Traces: {first['model']} / {first['paradigm']} / {first['dataset']}"
+    by_id = {str(row["id"]): row for row in scored}
     failed = sum(bool(r["failure"]) for r in records)
-    parts = [f"<h1>Traces: {html.escape(title)}</h1><p>{len(records)} samples, {failed} failed. "
-             "Each box is one sample: its LLM calls (agent, tokens, latency) and tool calls in order, then the final answer against the gold answer.</p>"]
+    parts = [caption_html(catalog.TRACES.caption), f"<p>{len(records)} samples, {failed} failed.</p>"]
     for r in records:
+        row = by_id.get(str(r["id"]), {})
         status = f"failed: {r['failure']}" if r["failure"] else "completed"
         error = f"<p class='meta'>{html.escape(r['error'])}</p>" if r["error"] else ""
+        score = row.get("sample_score")
+        scored_as = f", sample score {score:.3f}" if isinstance(score, (int, float)) else ""
         parts.append(
             f"<div class='sample {'failed' if r['failure'] else 'ok'}'><h3>{html.escape(str(r['id']))} "
             f"<span class='meta'>{status}, {r['llm_calls']} LLM calls, {r['usage']['total_tokens']} tokens, {r['latency_s']:.2f} s</span></h3>"
             f"{error}{''.join(_call(c) for c in r['trace'])}"
-            f"<p><b>final answer</b> (extracted: {html.escape(json.dumps(r['answer'], ensure_ascii=False))}){_pre(r['output'])}"
+            f"<p><b>final answer</b> (scored as: {html.escape(json.dumps(row.get('answer'), ensure_ascii=False))}{scored_as}){_pre(r['output'])}"
             f"<b>gold</b>{_pre(r['gold'])}</p></div>"
         )
-    return f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title><style>{STYLE}</style></head><body>{''.join(parts)}</body></html>"
+    return page(title, "".join(parts))

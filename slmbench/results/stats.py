@@ -1,4 +1,5 @@
-"""The paper's aggregates (NRQ, composite z, leading advantage, Table 2) and the statistics it lacks.
+"""The study's statistics: the paper's aggregates (NRQ, composite z, leading advantage, Table 2) and
+the statistics it lacks (bootstrap intervals, paired tests, multiplicity adjustment, Pareto frontier).
 
 Aggregates work on a tidy per-cell frame, one row per model x paradigm x dataset, with columns
 `model, paradigm, dataset, category, metric, higher_is_better, score, completion_rate,
@@ -15,11 +16,14 @@ from collections.abc import Callable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from slmbench.config import schema_defaults
 from slmbench.metrics import subset_scorer
 from slmbench.registry import DatasetSpec
 
 CONFIG = ["model", "paradigm"]
 COST_COLUMNS = ["completion_rate", "latency_mean_s", "tokens_per_sample", "tokens_per_s", "energy_mj_per_token"]
+
+ANALYSIS = schema_defaults("analysis")  # n_boot, n_permutations, seed: schemas/config.schema.yaml
 
 SubsetScorer = Callable[[Sequence[int]], float]
 
@@ -140,7 +144,7 @@ def pareto_frontier(configs: pd.DataFrame, quality: str = "composite_z", cost: s
 # --- uncertainty ----------------------------------------------------------------------------------
 
 
-def bootstrap_ci(score_on: SubsetScorer, n: int, n_boot: int = 1000, seed: int = 0, level: float = 0.95) -> tuple[float, float, float]:
+def bootstrap_ci(score_on: SubsetScorer, n: int, n_boot: int = ANALYSIS["n_boot"], seed: int = ANALYSIS["seed"], level: float = 0.95) -> tuple[float, float, float]:
     """(estimate, low, high): a percentile bootstrap CI of a metric over `n` samples, resampled with replacement.
 
     Resamples where the metric is undefined (NaN, e.g. an RMSE with every answer missing) are dropped.
@@ -151,18 +155,13 @@ def bootstrap_ci(score_on: SubsetScorer, n: int, n_boot: int = 1000, seed: int =
     return score_on(np.arange(n)), low, high
 
 
-def cell_score_ci(spec: DatasetSpec, samples: list[dict], answers: list, n_boot: int = 1000, seed: int = 0, level: float = 0.95) -> tuple[float, float, float]:
-    """(score, low, high) for one model x paradigm x dataset cell's primary metric."""
-    return bootstrap_ci(subset_scorer(spec, samples, answers), len(samples), n_boot, seed, level)
-
-
 def compare_paradigms(
     spec: DatasetSpec,
     samples: list[dict],
     answers_a: list,
     answers_b: list,
-    n_resamples: int = 2000,
-    seed: int = 0,
+    n_resamples: int = ANALYSIS["n_permutations"],
+    seed: int = ANALYSIS["seed"],
     level: float = 0.95,
 ) -> dict[str, float]:
     """Paradigm A vs B on the same samples: difference of the primary metric (A - B, in metric units),
@@ -227,8 +226,8 @@ def bootstrap_nrq(
     scorers: Mapping[tuple[str, str, str], SubsetScorer],
     n_samples: Mapping[str, int],
     base: str = "base",
-    n_boot: int = 1000,
-    seed: int = 0,
+    n_boot: int = ANALYSIS["n_boot"],
+    seed: int = ANALYSIS["seed"],
     level: float = 0.95,
 ) -> pd.DataFrame:
     """NRQ per model x paradigm with a sample-level bootstrap CI.
@@ -250,7 +249,7 @@ def bootstrap_nrq(
     return result
 
 
-def table2_ci(cells: pd.DataFrame, base: str = "base", n_boot: int = 1000, seed: int = 0, level: float = 0.95) -> pd.DataFrame:
+def table2_ci(cells: pd.DataFrame, base: str = "base", n_boot: int = ANALYSIS["n_boot"], seed: int = ANALYSIS["seed"], level: float = 0.95) -> pd.DataFrame:
     """Table 2 with CIs from a cluster bootstrap over models (the unit the means generalize over).
 
     Each replicate draws models with replacement, keeps each drawn copy as a separate model and

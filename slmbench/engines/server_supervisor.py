@@ -1,6 +1,6 @@
 """Runs one shared model server and stops it when no job has held a lease for a while.
 
-Started by ManagedServerEngine as `python -m slmbench.engines.supervisor --key-prefix P
+Started by ManagedServerEngine as `python -m slmbench.engines.server_supervisor --key-prefix P
 --idle-timeout S --token T --port N --model M -- COMMAND...`; P is the common path of the
 server's lock, state, leases and log files. The supervisor writes the state file itself,
 with its own pid and that pid's start time, so that a joining job can prove the state

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .trace import FAILURE_KINDS, describe_outcomes
+from ..trace import FAILURE_KINDS, describe_outcomes
 
 MAX_CELL_LINES = 100  # beyond this, one line per model and paradigm (the table has every cell)
 

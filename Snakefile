@@ -33,6 +33,10 @@ localrules:
     search_index,
 
 
+onsuccess:
+    print_outcomes(rules.aggregate.output.csv)
+
+
 rule all:
     default_target: True
     input:

@@ -1,6 +1,9 @@
 """Config loading and the input functions that turn it into the grid of cells."""
 
+from pathlib import Path
+
 from slmbench.config import (
+    WILDCARD_NAME,
     cell_slice,
     dataset_slice,
     grid,
@@ -23,10 +26,11 @@ ANALYSIS_TABLES = [
 config.update(load_workflow_config(config, workflow))
 
 
+# The names the config accepts (schemas/config.schema.yaml, $defs.name), so no wildcard spans a '/'.
 wildcard_constraints:
-    model="[^/]+",
-    paradigm="[^/]+",
-    dataset="[^/]+",
+    model=WILDCARD_NAME,
+    paradigm=WILDCARD_NAME,
+    dataset=WILDCARD_NAME,
 
 
 def generation_params(wildcards):
@@ -56,3 +60,11 @@ def score_inputs(suffix):
 
 def trace_pages():
     return [f"results/traces/{m}/{p}/{d}.html" for m, p, d in grid(config)]
+
+
+def print_outcomes(cells_csv):
+    """The end of a run says how every cell's samples ended (the cell table, when this run made it)."""
+    if Path(cells_csv).exists():
+        from slmbench.outcomes import outcome_lines
+
+        print("\n".join(outcome_lines(cells_csv)))

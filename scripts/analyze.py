@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from slmbench.analysis import composite_z
-from slmbench.data import read_jsonl
+from slmbench.data import read_dataset, read_jsonl
 from slmbench.summary import (
     base_paradigm,
     cell_answers,
@@ -32,7 +32,7 @@ with open(snakemake.log[0], "w") as log:
     t0 = time.perf_counter()
     cells = pd.read_parquet(snakemake.input.cells)
     base = base_paradigm(settings["paradigms"])
-    datasets = {Path(p).name.removesuffix(".jsonl"): read_jsonl(p) for p in snakemake.input.datasets}
+    datasets = {Path(p).name.removesuffix(".jsonl"): read_dataset(p) for p in snakemake.input.datasets}
     answers = cell_answers([r for p in snakemake.input.samples for r in read_jsonl(p)], datasets)
     fns, sizes = scorers(answers)
 

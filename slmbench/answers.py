@@ -13,6 +13,7 @@ import json
 import re
 
 from slmbench.registry import DatasetSpec
+from slmbench.text import scrub_surrogates
 
 ENTITY_TYPES = ("PER", "ORG", "LOC")
 _TYPE_ALIASES = {
@@ -70,9 +71,10 @@ def extract_answer(spec: DatasetSpec, output: str, sample: dict) -> object | Non
 
     Shapes: classification -> a choice string; regression -> float in [-1, 1]; ner -> [[entity, TYPE], ...];
     qa -> answer string; extractive_summarization -> [0/1, ...]; abstractive_summarization -> text.
-    A leading "Answer:" is dropped first; an empty output is always None.
+    A leading "Answer:" is dropped first; an empty output is always None. Surrogates (not text,
+    and unstorable) become U+FFFD, so an answer read from any output can be written to a record.
     """
-    text = _ANSWER_PREFIX.sub("", (output or "").strip()).strip()
+    text = _ANSWER_PREFIX.sub("", scrub_surrogates(output or "").strip()).strip()
     if not text:
         return None
     if spec.task_type == "classification":

@@ -1,40 +1,91 @@
 """A content-addressed cache of chat completions on disk.
 
 A request's key hashes everything that decides its reply: the model fingerprint
-(weights, engine, server flags), the messages, the sampling parameters and the tools.
-One file per entry, written atomically, so concurrent jobs (and NFS) are safe; a hit
-never contacts a server, which is what lets a killed job resume for free.
+(weights, engine, server flags), the messages and the sampling parameters. One file per
+entry, written atomically, so concurrent jobs (and NFS) are safe; a hit never contacts a
+server, which is what lets a killed job resume for free.
+
+An entry is trusted only if it proves itself: it names its own key and carries the
+SHA-256 of its reply, and the reply has the fields and types a reply has. Anything else
+(an edited, truncated or foreign file, a folder in its place) is a miss, said in the job
+log, and is overwritten by the fresh reply.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import shutil
+import sys
+import uuid
 from pathlib import Path
 from typing import Any
 
 from .files import atomic_write_text
 
+# The fields of a cached reply and their types (see client.reply_record).
+REPLY_FIELDS = {"output": str, "prompt_tokens": int, "completion_tokens": int, "latency_s": (int, float), "finish_reason": str}
 
-def request_key(fingerprint: dict[str, Any], messages: list[dict[str, str]], sampling: dict[str, Any], tools: Any = None) -> str:
-    blob = json.dumps({"model": fingerprint, "messages": messages, "sampling": sampling, "tools": tools}, sort_keys=True, ensure_ascii=False)
-    return hashlib.sha256(blob.encode()).hexdigest()
+
+class CacheUnusable(RuntimeError):
+    """The cache folder cannot hold entries; raised before any request is sent."""
+
+
+def _digest(value: Any) -> str:
+    blob = json.dumps(value, sort_keys=True, ensure_ascii=False)
+    # surrogatepass: a key exists for any text a model wrote, lone surrogates included
+    return hashlib.sha256(blob.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def request_key(fingerprint: dict[str, Any], messages: list[dict[str, str]], sampling: dict[str, Any]) -> str:
+    return _digest({"model": fingerprint, "messages": messages, "sampling": sampling})
+
+
+def reply_problem(reply: Any) -> str:
+    """Why `reply` is not a reply the client could have stored ("" when it is)."""
+    if not isinstance(reply, dict) or set(reply) != set(REPLY_FIELDS):
+        return "not a reply object with the fields " + ", ".join(REPLY_FIELDS)
+    wrong = [k for k, t in REPLY_FIELDS.items() if not isinstance(reply[k], t) or isinstance(reply[k], bool)]
+    return f"wrong type of {', '.join(wrong)}" if wrong else ""
 
 
 class RequestCache:
-    def __init__(self, root: Path | str):
+    def __init__(self, root: Path | str, log=None):
         self.root = Path(root)
+        self.log = log or sys.stderr
 
     def _path(self, key: str) -> Path:
         return self.root / key[:2] / f"{key}.json"
 
-    def get(self, key: str) -> dict[str, Any] | None:
+    def check_writable(self) -> None:
+        """Fail before the first request, not after paying for it, when entries cannot be written."""
+        probe = self.root / f".probe-{uuid.uuid4().hex}"
         try:
-            return json.loads(self._path(key).read_text())
+            atomic_write_text(probe, "{}")
+            probe.unlink()
+        except OSError as e:
+            raise CacheUnusable(f"the request cache {self.root} (config key cache_dir) cannot be written: {e}") from None
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        path = self._path(key)
+        try:
+            entry = json.loads(path.read_bytes())
         except FileNotFoundError:
             return None
-        except ValueError:  # a torn entry from a crash before os.replace: treat as a miss
-            return None
+        except (OSError, ValueError, RecursionError) as e:  # a folder, a torn or foreign file
+            return self._miss(path, f"unreadable ({type(e).__name__})")
+        if not isinstance(entry, dict) or entry.get("key") != key:
+            return self._miss(path, "it does not name this request's key")
+        reply = entry.get("reply")
+        problem = reply_problem(reply) or ("" if entry.get("sha256") == _digest(reply) else "its reply does not match its checksum")
+        return self._miss(path, problem) if problem else reply
 
-    def put(self, key: str, value: dict[str, Any]) -> None:
-        atomic_write_text(self._path(key), json.dumps(value, ensure_ascii=False))
+    def _miss(self, path: Path, why: str) -> None:
+        print(f"[cache] ignoring the entry {path}: {why}; the request is sent again", file=self.log, flush=True)
+        return None
+
+    def put(self, key: str, reply: dict[str, Any]) -> None:
+        path = self._path(key)
+        if path.is_dir():  # an invalid entry in the way (get() has said so)
+            shutil.rmtree(path)
+        atomic_write_text(path, json.dumps({"key": key, "sha256": _digest(reply), "reply": reply}, ensure_ascii=False))

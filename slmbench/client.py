@@ -1,9 +1,16 @@
 """The async chat client every paradigm talks through.
 
-It bounds requests in flight, times each one out, retries connection errors and 5xx
-with exponential backoff, sends the sampling parameters explicitly (servers otherwise
-apply a model's own defaults), and answers from the request cache when it can. The
-engine is opened lazily on the first cache miss, so a fully cached cell starts no server.
+It bounds requests in flight, times each one out, sends the sampling parameters
+explicitly (servers otherwise apply a model's own defaults), and answers from the
+request cache when it can. The engine is opened lazily on the first cache miss, so a
+fully cached cell starts no server.
+
+A failed request is infrastructure, not a result: connection errors, 5xx replies and
+time-outs are retried with exponential backoff after asking the engine to recover
+(a dead or hung server is restarted, a bounded number of times). When the server still
+cannot answer, `ServerFailure` ends the whole job; no sample is ever recorded as a
+server failure. Only a prompt that does not fit the context window is the model's
+outcome (`ChatError("context_length_exceeded")`).
 """
 
 from __future__ import annotations
@@ -16,7 +23,8 @@ from typing import Any, Callable
 import openai
 
 from .cache import RequestCache, request_key
-from .engines.base import Endpoint
+from .engines.base import Endpoint, EngineError
+from .text import scrub_surrogates
 from .trace import ChatError, LLMCall
 
 # How llama.cpp ("exceed context window") and SGLang/vLLM ("longer than the model's context
@@ -34,11 +42,16 @@ def fold_system_prompt(messages: list[dict[str, str]]) -> list[dict[str, str]]:
     return [{"role": "user", "content": system}, *rest]
 
 
+class ServerFailure(RuntimeError):
+    """The server could not answer a request even after retries and restarts: the job must fail."""
+
+
 @dataclass
 class ClientStats:
     sent: int = 0
     cache_hits: int = 0
-    retries: int = 0
+    retries: int = 0  # requests sent again after a failed attempt
+    recoveries: int = 0  # endpoints replaced by the engine after a failure (a restarted server)
 
 
 class ChatClient:
@@ -55,8 +68,10 @@ class ChatClient:
         backoff_s: float = 1.0,
         api_key: str = "none",
         system_role: bool = True,
+        recover_endpoint: Callable[[], Endpoint] | None = None,
     ):
         self._open_endpoint = open_endpoint
+        self._recover_endpoint = recover_endpoint or open_endpoint
         self.fingerprint = fingerprint
         self.cache = cache
         self.sampling = {k: sampling[k] for k in ("temperature", "top_p", "max_tokens", "seed")}
@@ -71,12 +86,28 @@ class ChatClient:
         self._endpoint: Endpoint | None = None
         self._open_lock = asyncio.Lock()
 
+    def _connect(self, endpoint: Endpoint) -> None:
+        self._endpoint = endpoint
+        self._client = openai.AsyncOpenAI(base_url=endpoint.base_url, api_key=self.api_key, max_retries=0, timeout=self.timeout_s)
+
     async def _connection(self) -> tuple[openai.AsyncOpenAI, Endpoint]:
         async with self._open_lock:
             if self._client is None:
-                self._endpoint = await asyncio.to_thread(self._open_endpoint)
-                self._client = openai.AsyncOpenAI(base_url=self._endpoint.base_url, api_key=self.api_key, max_retries=0, timeout=self.timeout_s)
+                self._connect(await asyncio.to_thread(self._open_endpoint))
         return self._client, self._endpoint
+
+    async def _recover(self, failed: Endpoint) -> None:
+        """Ask the engine for a working endpoint once per failure, however many requests saw it."""
+        async with self._open_lock:
+            if self._endpoint != failed:  # another request has already recovered
+                return
+            try:
+                endpoint = await asyncio.to_thread(self._recover_endpoint)
+            except EngineError as e:
+                raise ServerFailure(str(e)) from e
+            if endpoint != failed:
+                self.stats.recoveries += 1
+            self._connect(endpoint)
 
     async def chat(self, messages: list[dict[str, str]], agent: str) -> LLMCall:
         """One completion; the returned call records the messages as the model received them."""
@@ -93,33 +124,43 @@ class ChatClient:
         return LLMCall(agent=agent, messages=messages, cache_hit=False, **reply)
 
     async def _request(self, messages: list[dict[str, str]]) -> dict[str, Any]:
-        client, endpoint = await self._connection()
         for attempt in range(self.retries + 1):
+            client, endpoint = await self._connection()
             start = time.perf_counter()
             try:
                 self.stats.sent += 1
                 response = await client.chat.completions.create(model=endpoint.model, messages=messages, **self.sampling)
-            except openai.APITimeoutError as e:  # not retried: a retry would double a slow sample's cost
-                raise ChatError("timeout", f"no reply within {self.timeout_s:.0f} s (client.timeout_s)") from e
+            except openai.APITimeoutError:
+                problem = f"no reply within {self.timeout_s:g} s (client.timeout_s)"
             except (openai.APIConnectionError, openai.InternalServerError) as e:
-                error = ChatError("server_error", f"{type(e).__name__}: {e}")
+                problem = f"{type(e).__name__}: {e}"
             except openai.BadRequestError as e:
-                text = str(e).lower()
-                kind = "context_length_exceeded" if any(m in text for m in CONTEXT_MARKERS) else "server_error"
-                raise ChatError(kind, str(e)) from e
+                if any(m in str(e).lower() for m in CONTEXT_MARKERS):
+                    raise ChatError("context_length_exceeded", str(e)) from e
+                raise ServerFailure(f"the server refused a request: {e}") from e
             except openai.APIStatusError as e:
-                raise ChatError("server_error", str(e)) from e
+                raise ServerFailure(f"the server refused a request: {e}") from e
             else:
-                choice = response.choices[0]
-                usage = response.usage
-                return {
-                    "output": choice.message.content or "",
-                    "prompt_tokens": usage.prompt_tokens if usage else 0,
-                    "completion_tokens": usage.completion_tokens if usage else 0,
-                    "latency_s": round(time.perf_counter() - start, 4),
-                    "finish_reason": choice.finish_reason or "",
-                }
+                return reply_record(response, round(time.perf_counter() - start, 4))
             if attempt < self.retries:
                 self.stats.retries += 1
+                await self._recover(endpoint)
                 await asyncio.sleep(self.backoff_s * 2**attempt)
-        raise error
+        raise ServerFailure(
+            f"the server gave no reply to one request in {self.retries + 1} attempts (client.retries); last: {problem}"
+        )
+
+
+def reply_record(response: Any, latency_s: float) -> dict[str, Any]:
+    """What the cache stores of a reply; model text is scrubbed so that every record can be written."""
+    if not response.choices:
+        raise ServerFailure("the server replied without a choice")
+    choice = response.choices[0]
+    usage = response.usage
+    return {
+        "output": scrub_surrogates(choice.message.content or ""),
+        "prompt_tokens": usage.prompt_tokens if usage else 0,
+        "completion_tokens": usage.completion_tokens if usage else 0,
+        "latency_s": latency_s,
+        "finish_reason": choice.finish_reason or "",
+    }

@@ -8,8 +8,10 @@ Snakemake's params trigger reruns exactly the cells whose settings changed.
 from __future__ import annotations
 
 import copy
+import math
+import re
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator
 
 import jsonschema
 import yaml
@@ -33,6 +35,12 @@ class ConfigError(ValueError):
 
 def load_schema() -> dict[str, Any]:
     return yaml.safe_load(SCHEMA_PATH.read_text())
+
+
+# Names of models, paradigms and datasets become folders and Snakemake wildcards: the schema's
+# pattern is the one rule for both (rules/common.smk constrains the wildcards with WILDCARD_NAME).
+NAME_PATTERN = load_schema()["$defs"]["name"]["pattern"]
+WILDCARD_NAME = NAME_PATTERN.removeprefix("^").removesuffix("$")
 
 
 def _resolve(node: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
@@ -64,12 +72,18 @@ def fill_defaults(value: Any, node: dict[str, Any], schema: dict[str, Any]) -> A
 
 
 def validate_config(config: dict[str, Any], source: str = "config") -> dict[str, Any]:
-    """Defaults filled in, schema checked, dataset names checked; raises ConfigError."""
+    """Defaults filled in, schema checked, numbers finite, dataset names checked; raises ConfigError."""
     schema = load_schema()
     config = fill_defaults(copy.deepcopy(config), schema, schema)
-    errors = sorted(jsonschema.Draft202012Validator(schema).iter_errors(config), key=lambda e: list(e.absolute_path))
-    if errors:
-        lines = [f"config key {'.'.join(map(str, e.absolute_path)) or '(top level)'}: {e.message}" for e in errors]
+    problems = dict(_non_finite_numbers(config, ()))  # NaN passes the schema's `type: number` and its bounds
+    for e in jsonschema.Draft202012Validator(schema).iter_errors(config):
+        if "propertyNames" in e.absolute_schema_path:
+            problems[(*e.absolute_path, e.instance)] = _bad_name(e.absolute_path, e.instance)
+        else:
+            problems.setdefault(tuple(e.absolute_path), e.message)
+    if problems:
+        ordered = sorted(problems.items(), key=lambda item: list(map(str, item[0])))
+        lines = [f"config key {config_key(path)}: {message}" for path, message in ordered]
         raise ConfigError(f"{source} is not valid (schema: {SCHEMA_PATH.name}):\n  " + "\n  ".join(lines))
     for name in config["datasets"]:
         if name not in registry.DATASETS:
@@ -79,6 +93,39 @@ def validate_config(config: dict[str, Any], source: str = "config") -> dict[str,
         if needs and needs not in model:
             raise ConfigError(f"config key models.{name}.{needs}: required for engine {model['engine']!r}")
     return config
+
+
+def config_key(path: Iterable) -> str:
+    """A key path as the user reads it: `models.gemma3-270m.sampling`, `models['..']`, `extra_args[0]`."""
+    shown = "".join(f".{part}" if isinstance(part, str) and re.fullmatch(WILDCARD_NAME, part) else f"[{part!r}]" for part in path)
+    return shown.removeprefix(".") or "(top level)"
+
+
+def _non_finite_numbers(value: Any, path: tuple) -> Iterator[tuple[tuple, str]]:
+    """(path, message) for every NaN or infinity: no setting of this config can use one."""
+    if isinstance(value, float) and not math.isfinite(value):
+        shown = "NaN" if math.isnan(value) else ("-" if value < 0 else "") + "infinity"
+        yield path, f"{shown} is not allowed; every number in the config must be finite"
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _non_finite_numbers(item, (*path, key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _non_finite_numbers(item, (*path, index))
+
+
+# Where a hub id belongs instead of a name (`Qwen/Qwen2.5-0.5B` is an easy mistake for a name).
+HUB_ID_KEYS = {"models": "sglang.model_path (or the weights)", "datasets": "datasets.<name>.hub_id"}
+
+
+def _bad_name(section: Iterable, name: Any) -> str:
+    """Why a key under models/paradigms/datasets is not a usable name (it becomes a folder and a wildcard)."""
+    message = f"not a valid name; a name must match {NAME_PATTERN} (letters, digits, '.', '_', '-'; no leading dot; at most 64 characters)"
+    hub_key = HUB_ID_KEYS.get(config_key(section))
+    if hub_key and "/" in str(name):
+        label = str(name).rstrip("/").rsplit("/", 1)[-1]
+        message += f"; a name is only a label: put the hub id into {hub_key} and name it, say, {label!r}"
+    return message
 
 
 def load_workflow_config(config: dict[str, Any], workflow) -> dict[str, Any]:

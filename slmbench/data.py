@@ -3,18 +3,23 @@
 Normalized records follow the offline mirror's schema (see README, "Datasets"):
 `id`, `query` (FinBen's prompt), `choices` (labels or null), `gold` (label string,
 number, entity list or text) and, for classification, `gold_index`; other fields pass
-through. A mirror folder holds `<dataset>.jsonl` files already in this shape.
+through. A mirror folder holds `<dataset>.jsonl` files already in this shape. Every row is
+checked when a dataset is read (`slmbench.records`), so what `download` stores is usable.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import random
+import sys
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 from .files import atomic_write_text
-from .registry import DatasetSpec
+from .records import InvalidRecord, check_record
+from .registry import DatasetSpec, get
+from .text import has_lone_surrogate
 
 
 class DatasetUnavailable(RuntimeError):
@@ -22,7 +27,11 @@ class DatasetUnavailable(RuntimeError):
 
 
 def normalize_hub_row(spec: DatasetSpec, row: dict[str, Any], index: int) -> dict[str, Any]:
-    """Map a FLARE/FinBen hub row (gold = label index, answer = target text) onto the mirror schema."""
+    """Map a FLARE/FinBen hub row (gold = label index, answer = target text) onto the mirror schema.
+
+    A value that does not convert (an index outside the choices, a score that is not a number)
+    is kept as it is, for `check_record` to report with the row and id.
+    """
     record = dict(row)
     record["id"] = str(row.get("id", f"{spec.name}{index}"))
     choices = row.get("choices") or list(spec.choices) or None
@@ -30,11 +39,12 @@ def normalize_hub_row(spec: DatasetSpec, row: dict[str, Any], index: int) -> dic
     gold = row.get("gold")
     if spec.task_type == "classification":
         if isinstance(gold, int) and choices:
-            record["gold_index"], record["gold"] = gold, choices[gold]
+            record["gold_index"] = gold
+            record["gold"] = choices[gold] if 0 <= gold < len(choices) else row.get("answer")
         elif gold is None:
             record["gold"] = row.get("answer")
     elif spec.task_type == "regression":
-        record["gold"] = float(row.get("answer", gold))
+        record["gold"] = _as_number(row.get("answer", gold))
     elif spec.task_type == "ner":
         record["gold"] = [[e.strip(), t.strip()] for e, t in (line.rsplit(",", 1) for line in str(row.get("answer", "")).splitlines() if "," in line)]
     else:
@@ -42,28 +52,84 @@ def normalize_hub_row(spec: DatasetSpec, row: dict[str, Any], index: int) -> dic
     return record
 
 
-def check_record(record: dict[str, Any], where: str) -> dict[str, Any]:
-    missing = [k for k in ("id", "query", "gold") if k not in record]
-    if missing:
-        raise ValueError(f"{where}: missing field(s) {', '.join(missing)}; see README, 'Datasets' for the schema")
-    return record
+def _as_number(value: Any) -> Any:
+    """A TSA score given as text ("0.25") as a float; anything else is left for the check to report."""
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return value
 
 
-def read_mirror(path: Path) -> list[dict[str, Any]]:
-    records = []
-    with open(path) as f:
-        for n, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise ValueError(f"{path}, line {n}: not valid JSON ({e.msg})") from None
-            if not isinstance(record, dict):
-                raise ValueError(f"{path}, line {n}: expected a JSON object")
-            records.append(check_record(record, f"{path}, line {n}"))
+def read_mirror(spec: DatasetSpec, path: Path) -> list[dict[str, Any]]:
+    """A mirror file's records, every line checked; raises InvalidRecord naming the file, line and id."""
+    return _checked_records(spec, _mirror_rows(path), str(path))
+
+
+def read_dataset(path: Path | str) -> list[dict[str, Any]]:
+    """A stored `resources/datasets/<name>.jsonl`, checked again: a file left by an older slmbench
+    or put there by hand cannot skip the checks that `download` makes."""
+    path = Path(path)
+    return read_mirror(get(path.name.removesuffix(".jsonl")), path)
+
+
+def _mirror_rows(path: Path) -> Iterator[tuple[str, Any]]:
+    with open(path, "rb") as f:  # bytes: a non-UTF-8 line is reported with its number
+        for n, raw in enumerate(f, 1):
+            if raw.strip():
+                yield f"line {n}", _parse_line(raw, f"{path}, line {n}")
+
+
+class _NotFinite(ValueError):
+    pass
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise _NotFinite(f"the number {text[:40]} is out of range")
+    return value
+
+
+def _no_constant(name: str) -> None:
+    raise _NotFinite(f"{name} is not a JSON number")
+
+
+def _parse_line(raw: bytes, where: str) -> Any:
+    """One JSON value, strictly: UTF-8, finite numbers, bounded nesting and digits; else InvalidRecord."""
+    try:
+        value = json.loads(raw.decode("utf-8"), parse_float=_finite_float, parse_constant=_no_constant)
+        if not has_lone_surrogate(json.dumps(value, ensure_ascii=False)):
+            return value
+        problem = "not text: a \\ud800-\\udfff escape that is not part of a surrogate pair"
+    except UnicodeDecodeError as e:
+        problem = f"not UTF-8 text (byte 0x{e.object[e.start]:02x} at byte {e.start + 1} of the line)"
+    except json.JSONDecodeError as e:
+        problem = f"not valid JSON ({e.msg}, column {e.colno})"
+    except RecursionError:
+        problem = "not usable JSON (nested too deeply)"
+    except _NotFinite as e:
+        problem = f"not usable JSON ({e}; numbers must be finite)"
+    except ValueError:  # Python's limit on the digits of an integer (sys.get_int_max_str_digits)
+        problem = f"not usable JSON (an integer with more than {sys.get_int_max_str_digits()} digits)"
+    raise InvalidRecord(f"{where}: {problem}")
+
+
+def _checked_records(spec: DatasetSpec, rows: Iterable[tuple[str, Any]], source: str) -> list[dict[str, Any]]:
+    """Every row checked against the dataset's task type, ids unique (scoring matches answers to gold by id)."""
+    records: list[dict[str, Any]] = []
+    first_at: dict[str, str] = {}
+    for at, row in rows:
+        record = check_record(spec, row, f"{source}, {at}")
+        key = str(record["id"])
+        if key in first_at:
+            raise InvalidRecord(
+                f"{source}, {at}: duplicate id {record['id']!r}, first at {first_at[key]}; "
+                "ids must be unique because scoring matches each answer to its gold by id"
+            )
+        first_at[key] = at
+        records.append(record)
     if not records:
-        raise ValueError(f"{path}: no records")
+        raise InvalidRecord(f"{source}: no records")
     return records
 
 
@@ -74,7 +140,7 @@ def load_from_hub(spec: DatasetSpec, hub_id: str, split: str) -> list[dict[str, 
         rows = datasets.load_dataset(hub_id, split=split)
     except Exception as e:  # the hub raises many kinds: offline, gated, missing
         raise DatasetUnavailable(str(e)) from e
-    return [check_record(normalize_hub_row(spec, row, i), f"{hub_id}[{split}] row {i}") for i, row in enumerate(rows)]
+    return _checked_records(spec, ((f"row {i}", normalize_hub_row(spec, row, i)) for i, row in enumerate(rows)), f"{hub_id}[{split}]")
 
 
 def fetch_dataset(spec: DatasetSpec, mirror: str | None, hub_id: str | None = None, split: str | None = None) -> tuple[list[dict[str, Any]], str]:
@@ -83,7 +149,7 @@ def fetch_dataset(spec: DatasetSpec, mirror: str | None, hub_id: str | None = No
     if mirror:
         path = Path(mirror) / f"{spec.name}.jsonl"
         if path.exists():
-            return read_mirror(path), str(path)
+            return read_mirror(spec, path), str(path)
     try:
         return load_from_hub(spec, hub_id, split), f"hub:{hub_id}[{split}]"
     except DatasetUnavailable as e:

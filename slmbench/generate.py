@@ -1,23 +1,30 @@
-"""Runs one cell of the grid (model x paradigm x dataset) and writes its per-sample records."""
+"""Runs one cell of the grid (model x paradigm x dataset) and writes its per-sample records.
+
+A cell is written only when every sample has an outcome of the model's own (an answer or a
+failure kind). When the server cannot answer, the job fails with the cause and writes
+nothing; every reply received so far is in the request cache, so the next run replays them
+and sends only the rest.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import sys
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
 from . import registry
 from .answers import extract_answer
 from .cache import RequestCache
-from .client import ChatClient
-from .data import read_jsonl, sample_records, write_jsonl
+from .client import ChatClient, ServerFailure
+from .data import read_dataset, sample_records, write_jsonl
 from .energy import EnergyMeter, meta_path, write_meta
-from .engines import make_engine, server_metrics
+from .engines import EngineError, make_engine, server_metrics
 from .paradigms import get_paradigm
 from .progress import Progress
-from .trace import SampleRun
+from .trace import SampleRun, describe_outcomes
 
 
 def cell_sampling(cell: dict[str, Any]) -> dict[str, Any]:
@@ -51,6 +58,10 @@ def to_record(cell: dict[str, Any], spec: registry.DatasetSpec, sample: dict[str
     }
 
 
+class GenerationFailed(RuntimeError):
+    """The cell could not be generated for a reason outside the model; the message says what to do."""
+
+
 def paradigm_settings(cell: dict[str, Any], search_index: str | None) -> dict[str, Any]:
     """The paradigm's settings, with the workflow's search index for tools on the local backend."""
     settings = {**cell["paradigm"], "tools": {name: dict(tool) for name, tool in cell["paradigm"].get("tools", {}).items()}}
@@ -78,7 +89,7 @@ def generate_cell(cell: dict[str, Any], dataset_path: str, out_path: str, *, set
     """`cell` is the job's config slice (it decides the results); `settings` says how to run it."""
     log = log or sys.stderr
     spec = registry.get(cell["dataset"]["name"])
-    samples = sample_records(read_jsonl(dataset_path), cell["n_samples"], cell["seed"])
+    samples = sample_records(read_dataset(dataset_path), cell["n_samples"], cell["seed"])
     name = cell["model"]["name"]
     # The full entry (with run-only settings such as threads) starts the server.
     model = settings["models"][name]
@@ -93,14 +104,26 @@ def generate_cell(cell: dict[str, Any], dataset_path: str, out_path: str, *, set
         return endpoint
 
     client_cfg = settings["client"]
+    cache = RequestCache(settings["cache_dir"], log=log)
+    cache.check_writable()  # before any request is paid for
     client = ChatClient(
-        open_endpoint, engine.fingerprint(), RequestCache(settings["cache_dir"]), cell_sampling(cell),
+        open_endpoint, engine.fingerprint(), cache, cell_sampling(cell),
         concurrency=client_cfg["concurrency"], timeout_s=client_cfg["timeout_s"],
         retries=client_cfg["retries"], backoff_s=client_cfg["backoff_s"], api_key=getattr(engine, "api_key", "none"),
         system_role=model["system_role"],
+        recover_endpoint=(lambda: window.recover(engine.recover)) if window else engine.recover,
     )
+    label = f"{name}/{cell['paradigm']['name']}/{spec.name}"
     try:
         records = asyncio.run(run_samples(cell, spec, samples, client, log, search_index))
+    except (ServerFailure, EngineError) as e:
+        message = (
+            f"{label}: the server could not answer, so this cell was not written ({client.stats.sent} requests sent, "
+            f"{client.stats.recoveries} server restarts). Every reply received is cached: run the workflow again to "
+            f"replay them and send only the rest. Cause: {e}"
+        )
+        print(f"[generate] FAILED {message}", file=log, flush=True)
+        raise GenerationFailed(message) from None
     finally:
         meter.stop()
         server_stats = window.finish() if window else None  # before close: the server may stop
@@ -109,12 +132,13 @@ def generate_cell(cell: dict[str, Any], dataset_path: str, out_path: str, *, set
         print(f"[generate] server metrics for this cell: {json.dumps(server_stats)}", file=log, flush=True)
     energy = meter.result()
     print(f"[generate] energy: {energy['energy_j']} J ({energy['energy_source'] or 'not measured'}: {energy['energy_note']})", file=log, flush=True)
-    failures = sum(bool(r["failure"]) for r in records)
     print(
-        f"[generate] {len(records)} samples, {failures} failed; requests: {client.stats.sent} sent to the server "
-        f"({client.stats.retries} retries), {client.stats.cache_hits} answered from the cache",
+        f"[generate] {label}: {describe_outcomes(len(records), Counter(r['failure'] for r in records if r['failure']))}; requests: {client.stats.sent} sent to the server "
+        f"({client.stats.retries} sent again after a failure, {client.stats.recoveries} server restarts), "
+        f"{client.stats.cache_hits} answered from the cache",
         file=log, flush=True,
     )
     write_meta(meta_path(out_path), energy, samples=len(records), requests_sent=client.stats.sent,
-               cache_hits=client.stats.cache_hits, server_metrics=server_stats)
+               cache_hits=client.stats.cache_hits, server_metrics=server_stats,
+               requests_resent=client.stats.retries, server_restarts=client.stats.recoveries)
     write_jsonl(out_path, records)

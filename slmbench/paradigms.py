@@ -9,20 +9,21 @@ from __future__ import annotations
 from typing import Any, Awaitable, Callable
 
 from .registry import DatasetSpec
+from .text import scrub_surrogates
 from .trace import ChatError, ChatFn, SampleRun
 
 ParadigmFn = Callable[[dict[str, Any], DatasetSpec, ChatFn, dict[str, Any]], Awaitable[SampleRun]]
 
 
 async def run_base(sample: dict[str, Any], spec: DatasetSpec, chat: ChatFn, settings: dict[str, Any]) -> SampleRun:
-    """Paradigm 1: FinBen's prompt as one user message, the reply is the answer."""
+    """Paradigm 1: FinBen's prompt as one user message, the reply (surrogates scrubbed) is the answer."""
     run = SampleRun()
     try:
         call = await chat([{"role": "user", "content": sample["query"]}], "base")
     except ChatError as e:
         return run.fail(e.kind, str(e))
     run.trace.append(call)
-    run.output = call.output.strip()
+    run.output = scrub_surrogates(call.output.strip())
     if not run.output:
         run.fail("no_final_answer", f"empty reply (finish_reason {call.finish_reason!r})")
     return run

@@ -19,7 +19,7 @@ CATEGORIES = (
     "summarization",
 )
 
-# How a model's output is turned into an answer (see slmbench.answers).
+# How a model's output is turned into an answer (slmbench.answers) and what its gold must be (slmbench.records).
 TASK_TYPES = (
     "classification",  # one label out of `choices`
     "regression",  # a number in [-1, 1] (TSA)

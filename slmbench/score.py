@@ -63,6 +63,19 @@ def energy_summary(generations: list[dict[str, Any]], meta: dict[str, Any] | Non
     }
 
 
+def check_outcomes(generations: list[dict[str, Any]]) -> None:
+    """Every sample must have ended as the model made it end; anything else is not a result."""
+    foreign = [(g["id"], g["failure"]) for g in generations if g["failure"] and g["failure"] not in FAILURE_KINDS]
+    if foreign:
+        first = generations[0]
+        cell = f"results/generations/{first['model']}/{first['paradigm']}/{first['dataset']}.jsonl"
+        raise ValueError(
+            f"{cell}: {len(foreign)} sample(s) ended with an outcome that is not the model's ({foreign[0][1]!r} for "
+            f"sample {foreign[0][0]!r}): an infrastructure failure recorded by an older slmbench. Delete that file and "
+            f"run the workflow again: the answered samples replay from the request cache."
+        )
+
+
 def score_cell(
     generations: list[dict[str, Any]],
     dataset: list[dict[str, Any]],
@@ -79,6 +92,7 @@ def score_cell(
     """
     first = generations[0]
     spec = registry.get(first["dataset"])
+    check_outcomes(generations)
     by_id = {str(r["id"]): r for r in dataset}
     missing = [g["id"] for g in generations if str(g["id"]) not in by_id]
     if missing:

@@ -8,7 +8,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Awaitable, Callable
 
-# The failure taxonomy: a sample has at most one of these, or none ("").
+# The failure taxonomy: a sample has at most one of these, or none (""). Each is the model's
+# behaviour; a server that fails is not a sample outcome but a failed job (client.ServerFailure).
 FAILURE_KINDS = (
     "context_length_exceeded",  # the prompt no longer fits the model's context window
     "no_final_answer",  # the model stopped without a final answer
@@ -18,9 +19,14 @@ FAILURE_KINDS = (
     "tool_error",  # a tool failed and the agent could not recover
     "no_delegation",  # the supervisor neither delegated nor answered
     "delegation_failure",  # a delegation named no known specialist, or the specialist failed
-    "timeout",  # a request ran past its deadline
-    "server_error",  # the server failed after all retries
 )
+
+
+def describe_outcomes(n: int, failures: dict[str, int]) -> str:
+    """"12 samples: 9 answered, 2 no_final_answer, 1 malformed_action": how the samples of a cell ended."""
+    counts = {"answered": n - sum(failures.values()), **{k: v for k, v in failures.items() if v}}
+    ordered = sorted(counts.items(), key=lambda kv: (kv[0] != "answered", -kv[1], kv[0]))
+    return f"{n} samples: " + ", ".join(f"{v} {k}" for k, v in ordered)
 
 
 @dataclass
@@ -82,7 +88,7 @@ class SampleRun:
 
 
 class ChatError(Exception):
-    """A chat request that failed for good; `kind` is a failure kind."""
+    """A request the model's context window cannot take; `kind` is its failure kind."""
 
     def __init__(self, kind: str, message: str):
         super().__init__(message)
@@ -90,5 +96,5 @@ class ChatError(Exception):
 
 
 # A paradigm talks to the model only through this: (messages, agent name) -> LLMCall.
-# It raises ChatError(kind, message) when the request fails after retries.
+# It raises ChatError(kind, message) when the conversation no longer fits the model.
 ChatFn = Callable[[list[dict[str, str]], str], Awaitable[LLMCall]]

@@ -146,10 +146,16 @@ def test_turn_limit_reached_on_a_problem_reports_the_problem():
     assert run.failure == "no_final_answer"
 
 
-@pytest.mark.parametrize("kind", ["context_length_exceeded", "timeout", "server_error"])
-def test_chat_errors_end_the_episode_with_their_kind(kind):
-    run, _ = single([act("calculator", expression="1"), ChatError(kind, "boom")])
-    assert (run.failure, run.error, run.output) == (kind, "boom", "")
+def test_a_conversation_too_long_for_the_model_ends_the_episode():
+    run, _ = single([act("calculator", expression="1"), ChatError("context_length_exceeded", "boom")])
+    assert (run.failure, run.error, run.output) == ("context_length_exceeded", "boom", "")
+
+
+def test_a_server_that_cannot_answer_is_not_a_sample_outcome():
+    from slmbench.client import ServerFailure
+
+    with pytest.raises(ServerFailure):
+        single([act("calculator", expression="1"), ServerFailure("no reply in 4 attempts")])
 
 
 def test_tool_timeout_becomes_an_error_observation():

@@ -12,7 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from slmbench.cache import RequestCache
-from slmbench.client import ChatClient
+from slmbench.client import ChatClient, ServerFailure
 from slmbench.engines.base import Endpoint
 from slmbench.engines.managed import free_port
 from slmbench.trace import ChatError
@@ -22,7 +22,7 @@ MESSAGES = [{"role": "user", "content": "Sentiment of 'profits rose'?"}]
 
 
 class FaultyServer:
-    """Replies with the scripted statuses in order, then 200s; records each request body."""
+    """Replies with the scripted statuses in order (("reply", text) for a 200 with that text), then 200s."""
 
     def __init__(self, script):
         self.script, self.requests = list(script), []
@@ -38,13 +38,16 @@ class FaultyServer:
                 if step == "hang":
                     threading.Event().wait(3)
                     step = 200
-                if isinstance(step, tuple):
+                content = "positive"
+                if isinstance(step, tuple) and step[0] == "reply":
+                    status, content = 200, step[1]
+                elif isinstance(step, tuple):
                     status, message = step
                 else:
                     status, message = step, "boom"
                 if status == 200:
                     body = {"id": "x", "object": "chat.completion", "created": 0, "model": "m",
-                            "choices": [{"index": 0, "message": {"role": "assistant", "content": "positive"}, "finish_reason": "stop"}],
+                            "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
                             "usage": {"prompt_tokens": 11, "completion_tokens": 1, "total_tokens": 12}}
                 else:
                     body = {"error": {"message": message, "type": "error"}}
@@ -93,27 +96,60 @@ def test_a_cache_hit_opens_no_endpoint(tmp_path):
     assert call.cache_hit and call.output == "positive" and opened == [] and replay.stats.sent == 0
 
 
-def test_persistent_5xx_becomes_a_server_error(tmp_path):
+def test_persistent_5xx_fails_the_job_not_the_sample(tmp_path):
     server = FaultyServer([500, 500, 500])
-    client, _ = chat(tmp_path, server.endpoint, retries=2)
-    with pytest.raises(ChatError) as err:
+    client, opened = chat(tmp_path, server.endpoint, retries=2)
+    with pytest.raises(ServerFailure, match="no reply to one request in 3 attempts(.|\n)*InternalServerError"):
         asyncio.run(client.chat(MESSAGES, "base"))
-    assert err.value.kind == "server_error" and len(server.requests) == 3
+    assert len(server.requests) == 3 and len(opened) == 3  # opened, then the engine asked to recover before each retry
 
 
-def test_a_dead_port_becomes_a_server_error(tmp_path):
+def test_a_dead_port_fails_the_job(tmp_path):
     client, _ = chat(tmp_path, Endpoint(f"http://127.0.0.1:{free_port()}/v1", "m"), retries=1)
-    with pytest.raises(ChatError) as err:
+    with pytest.raises(ServerFailure, match="APIConnectionError"):
         asyncio.run(client.chat(MESSAGES, "base"))
-    assert err.value.kind == "server_error"
 
 
-def test_a_hanging_request_times_out(tmp_path):
-    server = FaultyServer(["hang"])
-    client, _ = chat(tmp_path, server.endpoint, timeout_s=0.5)
-    with pytest.raises(ChatError) as err:
+def test_a_hanging_request_is_retried_and_then_fails_the_job(tmp_path):
+    server = FaultyServer(["hang", "hang"])
+    client, _ = chat(tmp_path, server.endpoint, timeout_s=0.5, retries=1)
+    with pytest.raises(ServerFailure, match=r"no reply within 0.5 s \(client.timeout_s\)"):
         asyncio.run(client.chat(MESSAGES, "base"))
-    assert err.value.kind == "timeout"
+
+
+def test_a_request_that_failed_is_answered_on_the_recovered_endpoint(tmp_path):
+    """The engine's recover() replaces a dead endpoint (a restarted server): requests go on there."""
+    server = FaultyServer([])
+    dead = Endpoint(f"http://127.0.0.1:{free_port()}/v1", "m")
+    client = ChatClient(lambda: dead, {"engine": "test"}, RequestCache(tmp_path), SAMPLING, backoff_s=0.01,
+                        recover_endpoint=lambda: server.endpoint)
+
+    async def four_at_once():
+        return await asyncio.gather(*(client.chat([{"role": "user", "content": str(i)}], "base") for i in range(4)))
+
+    calls = asyncio.run(four_at_once())
+    assert [c.output for c in calls] == ["positive"] * 4
+    assert client.stats.recoveries == 1 and len(server.requests) == 4  # one recovery, however many requests failed
+
+
+def test_a_recovery_that_fails_fails_the_job_with_its_cause(tmp_path):
+    from slmbench.engines import EngineError
+
+    def cannot_restart():
+        raise EngineError("the smol server stopped answering, and this job has used 2 of its 2 restarts; the end of its log: SIGILL")
+
+    client = ChatClient(lambda: Endpoint(f"http://127.0.0.1:{free_port()}/v1", "m"), {"engine": "test"},
+                        RequestCache(tmp_path), SAMPLING, backoff_s=0.01, recover_endpoint=cannot_restart)
+    with pytest.raises(ServerFailure, match="SIGILL"):
+        asyncio.run(client.chat(MESSAGES, "base"))
+
+
+def test_a_request_the_server_refuses_fails_the_job(tmp_path):
+    server = FaultyServer([(400, "grammar parse error")])
+    client, _ = chat(tmp_path, server.endpoint)
+    with pytest.raises(ServerFailure, match="refused a request(.|\n)*grammar parse error"):
+        asyncio.run(client.chat(MESSAGES, "base"))
+    assert len(server.requests) == 1
 
 
 def test_a_too_long_prompt_is_a_context_failure(tmp_path):
@@ -134,3 +170,15 @@ def test_a_template_without_system_role_gets_the_system_prompt_in_the_first_user
     assert [m["role"] for m in sent] == ["user", "assistant", "user"]
     assert sent[0]["content"].startswith(system["content"]) and sent[0]["content"].endswith(MESSAGES[0]["content"])
     assert call.messages == sent  # the trace shows what the model really received
+
+
+def test_a_reply_with_lone_surrogates_is_stored_and_reusable(tmp_path):
+    """JSON lets a server send "\\ud800"; the stored reply, its record and the next request's key must survive it."""
+    import json as json_module
+
+    server = FaultyServer([("reply", "pos\ud800itive \udfff")])
+    client, _ = chat(tmp_path, server.endpoint)
+    call = asyncio.run(client.chat(MESSAGES, "base"))
+    assert call.output == "pos\ufffditive \ufffd"
+    json_module.dumps(call.output, ensure_ascii=False).encode("utf-8")
+    assert asyncio.run(client.chat(MESSAGES, "base")).cache_hit

@@ -1,9 +1,12 @@
 import copy
+import re
 
 import pytest
 import yaml
 
-from slmbench.config import DEFAULT_CONFIG, ConfigError, cell_slice, grid, validate_config
+from conftest import REPO
+from slmbench import registry
+from slmbench.config import DEFAULT_CONFIG, NAME_PATTERN, WILDCARD_NAME, ConfigError, cell_slice, grid, merge, validate_config
 
 
 @pytest.fixture
@@ -73,3 +76,50 @@ def test_agent_cells_carry_the_prompt_version():
     config = validate_config(yaml.safe_load(DEFAULT_CONFIG.read_text()))
     assert cell_slice(config, "smollm2-135m", "single_agent", "fpb")["paradigm"]["prompt_version"] == PROMPT_VERSION
     assert "prompt_version" not in cell_slice(config, "smollm2-135m", "base", "fpb")["paradigm"]
+
+
+@pytest.mark.parametrize("name", ["..", ".", ".hidden", "a/b", "a b", "x" * 65, "fpb\n", ""])
+@pytest.mark.parametrize("section", ["models", "paradigms", "datasets"])
+def test_a_name_that_is_not_a_safe_label_is_refused(raw, section, name):
+    raw[section][name] = next(iter(raw[section].values()))
+    with pytest.raises(ConfigError) as err:
+        validate_config(raw)
+    assert f"config key {section}[{name!r}]: not a valid name; a name must match {NAME_PATTERN}" in str(err.value)
+
+
+def test_a_hub_id_as_model_name_says_where_the_hub_id_goes(raw):
+    raw["models"]["Qwen/Qwen2.5-0.5B"] = {"engine": "sglang", "sglang": {"model_path": "Qwen/Qwen2.5-0.5B"}}
+    with pytest.raises(ConfigError, match=r"put the hub id into sglang\.model_path .* say, 'Qwen2\.5-0\.5B'"):
+        validate_config(raw)
+
+
+def test_the_longest_name_is_accepted(raw):
+    raw["paradigms"]["b" * 64] = {"kind": "base"}
+    assert "b" * 64 in validate_config(raw)["paradigms"]
+
+
+def test_the_workflow_wildcards_take_the_schemas_names():
+    text = (REPO / "rules" / "common.smk").read_text()
+    assert re.search(r"model=WILDCARD_NAME,\s+paradigm=WILDCARD_NAME,\s+dataset=WILDCARD_NAME", text)
+    assert all(re.fullmatch(WILDCARD_NAME, name) for name in registry.DATASETS)
+    assert not any(re.fullmatch(WILDCARD_NAME, name) for name in ("..", "a/b", ".x"))
+
+
+@pytest.mark.parametrize(
+    "overlay, key, shown",
+    [
+        ("paradigms: {single_agent: {kind: single_agent, tool_timeout_s: .nan}}", "paradigms.single_agent.tool_timeout_s", "NaN"),
+        ("client: {timeout_s: .inf}", "client.timeout_s", "infinity"),
+        ("models: {gemma3-270m: {sampling: {temperature: .NaN}}}", "models.gemma3-270m.sampling.temperature", "NaN"),
+        ("models: {gemma3-270m: {sampling: {top_p: -.inf}}}", "models.gemma3-270m.sampling.top_p", "-infinity"),
+        ("server: {idle_timeout_s: .inf}", "server.idle_timeout_s", "infinity"),
+        ("models: {smollm2-135m: {size_b: .nan}}", "models.smollm2-135m.size_b", "NaN"),
+        ("n_samples: .inf", "n_samples", "infinity"),
+    ],
+)
+def test_nan_and_infinities_are_refused_naming_the_key(raw, overlay, key, shown):
+    config = merge(raw, yaml.safe_load(overlay))
+    with pytest.raises(ConfigError) as err:
+        validate_config(config)
+    assert f"config key {key}: {shown} is not allowed; every number in the config must be finite" in str(err.value)
+    assert str(err.value).count("config key") == 1  # not also "nan is not of type 'integer'"

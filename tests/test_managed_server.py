@@ -158,8 +158,41 @@ def test_a_stale_state_file_pointing_at_another_live_service_is_replaced(tmp_pat
         start = time.monotonic()
         endpoint = engine.open()
         assert time.monotonic() - start < 30  # a model load; a retried stale state would take ready_timeout_s
-        assert f":{port}/" not in endpoint.base_url and engine.serves(endpoint.base_url.removesuffix("/v1"), endpoint.model)
+        assert f":{port}/" not in endpoint.base_url and engine.probe(endpoint.base_url.removesuffix("/v1"), endpoint.model) == "ours"
         assert "is stale (pid" in log.getvalue() and impostor.poll() is None  # replaced, and the impostor left alone
     finally:
         engine.close()
         impostor.kill()
+
+
+def test_a_busy_server_is_down_for_now_not_an_impostor(tmp_path, monkeypatch):
+    """llama.cpp answers /v1/models only between generations: a slow answer is never proof of another service."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from slmbench.engines import managed
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def do_GET(self):
+            if self.server.busy.is_set():
+                time.sleep(1.0)  # a generation in progress
+            body = b'{"object": "list", "data": [{"id": "smol-token"}]}'
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(body)
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    httpd.busy = threading.Event()
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    monkeypatch.setattr(managed, "PROBE_TIMEOUT_S", 0.3)
+    base, engine = f"http://127.0.0.1:{httpd.server_address[1]}", smol(tmp_path)
+    try:
+        assert engine.probe(base, "smol-token") == "ours"
+        assert engine.probe(base, "smol-other") == "other"
+        httpd.busy.set()
+        assert engine.probe(base, "smol-token") == "down"
+    finally:
+        httpd.shutdown()

@@ -60,6 +60,7 @@ def run(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("workflow")
     result = snakemake(workdir, config_for(workdir))
     assert result.returncode == 0, result.stderr[-5000:]
+    (workdir / "run.out").write_text(result.stdout + result.stderr)
     return workdir
 
 
@@ -79,6 +80,14 @@ def test_a_run_writes_records_tables_plot_and_logs(run):
     assert (run / "results/plots/score_by_model.png").stat().st_size > 1000
     log = (run / "logs/generate/smol-a/base/fpb.log").read_text()
     assert "4/4 samples" in log and "samples/s" in log
+
+
+def test_the_end_of_a_run_says_how_every_cell_ended(run):
+    out = (run / "run.out").read_text()
+    assert "How the samples ended (results/tables/cells.csv, per model x paradigm x dataset):" in out
+    for cell, records in generations(run).items():
+        answered = sum(not r["failure"] for r in records)
+        assert f"  {cell.removesuffix('.jsonl')}: 4 samples: {answered} answered" in out
 
 
 def test_a_second_run_has_nothing_to_do(run):

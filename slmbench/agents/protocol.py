@@ -11,6 +11,11 @@ element's closing tag (small models often go on to invent an observation).
 Anything inside `<think>` is ignored. Strict: at most one action or delegation
 per turn, the JSON must be one object, and it must name a known tool (with args
 that validate against the tool's schema) or a known specialist.
+
+Model text is hostile input: every reply maps to a Turn in linear time and
+nothing in it raises. The JSON is bounded in length and nesting before it is
+parsed, and JSON whose strings hold surrogate escapes (text UTF-8 cannot store)
+is malformed; a final answer's surrogates become U+FFFD.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from typing import Any, Collection, Mapping
 
 from jsonschema import Draft202012Validator
 
+from slmbench.text import has_lone_surrogate, scrub_surrogates
 from slmbench.tools.base import Tool, shorten
 
 # Tags the protocol uses; any of them inside an observation is escaped so that
@@ -29,6 +35,10 @@ from slmbench.tools.base import Tool, shorten
 PROTOCOL_TAGS = ("think", "action", "delegate", "final_answer", "observation")
 
 _MAX_DETAIL_CHARS = 200  # error details quote model text; keep them short
+# A tool call or delegation is a few hundred characters nested 2 levels deep; the
+# bounds keep json.loads (recursive) and schema validation off pathological input.
+MAX_JSON_CHARS = 16_000
+MAX_JSON_DEPTH = 16
 
 
 @dataclass(frozen=True)
@@ -58,7 +68,10 @@ _THINK = re.compile(rf"{_open('think')}.*?(?:{_close('think')}|\Z)", re.I | re.S
 _THINK_OPEN, _THINK_CLOSE = re.compile(_open("think"), re.I), re.compile(_close("think"), re.I)
 _ANY_OPEN = re.compile(rf"<\s*({'|'.join(PROTOCOL_TAGS)})\s*>", re.I)
 _FENCE_OPEN = re.compile(r"```[a-zA-Z]*")
-_TAG_IN_DATA = re.compile(rf"<(\s*/?\s*(?:{'|'.join(PROTOCOL_TAGS)})\s*)>", re.I)
+# One whitespace run on each side of the optional "/": two adjacent `\s*` would backtrack quadratically.
+_TAG_IN_DATA = re.compile(rf"<(\s*(?:/\s*)?(?:{'|'.join(PROTOCOL_TAGS)})\s*)>", re.I)
+_JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"?', re.S)  # unrolled, so no backtracking; may be unterminated
+_JSON_BRACKET = re.compile(r"[\[\]{}]")
 
 
 def _strip_thinking(text: str) -> str:
@@ -87,18 +100,35 @@ def _element(text: str, tag: str) -> tuple[int, str] | None:
     return start.start(), (rest[: end.start()] if end else rest).strip()
 
 
+def _nesting_depth(body: str) -> int:
+    """How deep the brackets of a JSON text nest outside its strings, in linear time."""
+    depth = deepest = 0
+    for bracket in _JSON_BRACKET.findall(_JSON_STRING.sub("", body)):
+        depth += 1 if bracket in "[{" else -1
+        deepest = max(deepest, depth)
+    return deepest
+
+
 def _json_object(body: str) -> tuple[dict | None, str]:
     """Parse the body as exactly one JSON object (fences allowed); returns (object, error)."""
     body = body.strip()
     if fence := _FENCE_OPEN.match(body):
         body = body[fence.end() :]
     body = body.removesuffix("```").strip()
+    if len(body) > MAX_JSON_CHARS:
+        return None, f"the JSON is longer than {MAX_JSON_CHARS} characters"
+    if _nesting_depth(body) > MAX_JSON_DEPTH:
+        return None, f"the JSON nests deeper than {MAX_JSON_DEPTH} levels"
     try:
         value = json.loads(body)
     except json.JSONDecodeError as e:
-        return None, f"invalid JSON ({e.msg} at position {e.pos}): {shorten(body, _MAX_DETAIL_CHARS)}"
+        return None, f"invalid JSON ({e.msg} at position {e.pos}): {scrub_surrogates(shorten(body, _MAX_DETAIL_CHARS))}"
+    except (ValueError, RecursionError):  # an integer past Python's digit limit; a stack already deep
+        return None, "invalid JSON: a number has too many digits or the nesting is too deep"
     if not isinstance(value, dict):
         return None, f"the JSON must be an object, got {type(value).__name__}"
+    if has_lone_surrogate(json.dumps(value, ensure_ascii=False)):
+        return None, "the JSON holds a lone surrogate (\\ud800-\\udfff), which is not text; write plain characters"
     return value, ""
 
 
@@ -129,7 +159,7 @@ def _validate_args(tool: Tool, args: Any) -> str:
 def _final(body: str) -> Turn:
     if not body:
         return Turn("none", error="the final answer is empty", failure="no_final_answer")
-    return Turn("final", body)
+    return Turn("final", scrub_surrogates(body))
 
 
 def _tagged_json(text: str, tag: str, failure: str, missing: str, multiple: str) -> Turn | dict:

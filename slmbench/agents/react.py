@@ -7,7 +7,8 @@ A second problem in a row ends the episode with that problem's failure kind.
 An episode that runs out of turns ends with the last turn's problem kind, or
 ``turn_limit`` when the last turn was a valid action (whose tool is then not
 run: its result could no longer be used). A ChatError ends the episode at once
-with its own kind (context_length_exceeded, timeout, server_error).
+with its own kind (context_length_exceeded); a server that cannot answer raises
+client.ServerFailure, which ends the job, not the sample.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from slmbench.agents.prompts import SINGLE_AGENT_ROLE, react_system_prompt, task
 from slmbench.agents.protocol import parse_agent_turn, render_observation
 from slmbench.agents.settings import AgentSettings
 from slmbench.registry import DatasetSpec
+from slmbench.text import scrub_surrogates
 from slmbench.tools import Tool, build_tools, is_error, truncate_tokens
 from slmbench.tools.base import ERROR_PREFIX
 from slmbench.trace import ChatError, ChatFn, SampleRun, ToolCall
@@ -30,13 +32,16 @@ SINGLE_AGENT_TOOLS = ("calculator", "wikipedia_search", "web_search")
 
 
 async def call_tool(tool: Tool, args: dict[str, Any], *, agent: str, run: SampleRun, output_tokens: int, timeout_s: float) -> str:
-    """Run a tool off the event loop, record it in the trace and return the (truncated) output."""
+    """Run a tool off the event loop, record it in the trace and return the (truncated) output.
+
+    The output is outside text (a web page, say): its surrogates are scrubbed so it can be stored and sent.
+    """
     start = time.perf_counter()
     try:
         output = await asyncio.wait_for(asyncio.to_thread(tool.run, args), timeout_s)
     except asyncio.TimeoutError:  # the worker thread is abandoned; tools bound their own work
         output = f"{ERROR_PREFIX} {tool.name} did not finish within {timeout_s:g} s"
-    output = truncate_tokens(output, output_tokens)
+    output = scrub_surrogates(truncate_tokens(output, output_tokens))
     error = output if is_error(output) else ""
     run.trace.append(ToolCall(agent, tool.name, args, output, time.perf_counter() - start, error))
     return output

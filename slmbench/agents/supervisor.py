@@ -10,7 +10,8 @@ ends the sample with that problem's kind: no_delegation for a reply with
 neither tag, delegation_failure otherwise. Running out of supervisor turns
 (`max_turns`) ends with the last problem's kind, or delegation_failure. A
 ChatError, in the supervisor or a specialist, ends the sample at once with its
-own kind.
+own kind; a server that cannot answer (client.ServerFailure) is not a sample outcome and
+ends the whole job.
 """
 
 from __future__ import annotations
@@ -29,8 +30,8 @@ from slmbench.tools.base import ERROR_PREFIX
 from slmbench.trace import ChatError, ChatFn, SampleRun
 
 SUPERVISOR = "supervisor"
-# Failures of the serving side: retrying with another specialist would not help.
-CHAT_FAILURES = ("context_length_exceeded", "timeout", "server_error")
+# A conversation that no longer fits the model: another specialist would not help.
+CHAT_FAILURES = ("context_length_exceeded",)
 
 
 @dataclass(frozen=True)

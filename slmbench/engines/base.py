@@ -31,6 +31,10 @@ class Engine(ABC):
     def open(self) -> Endpoint:
         """Make the endpoint usable (start or join a server) and return it."""
 
+    def recover(self) -> Endpoint:
+        """An endpoint to retry on after a failed request; engines that run their own server restart it."""
+        return self.open()
+
     def close(self) -> None:
         """Release what open() took; a shared server may go on serving other jobs."""
 

@@ -36,6 +36,8 @@ from .base import Endpoint, Engine, EngineError
 SUPERVISOR_MODULE = "slmbench.engines.supervisor"
 # How long a launcher waits for a new supervisor to record itself (srun may queue the step briefly).
 SUPERVISOR_START_S = 60.0
+# One health request; a busy llama.cpp server answers only after its current generation.
+PROBE_TIMEOUT_S = 10.0
 
 
 def default_state_dir() -> Path:
@@ -246,33 +248,47 @@ class ManagedServerEngine(Engine):
 
     def health_ok(self, base: str) -> bool:
         try:
-            with urllib.request.urlopen(base + self.health_path, timeout=5) as r:
+            with urllib.request.urlopen(base + self.health_path, timeout=PROBE_TIMEOUT_S) as r:
                 return r.status == 200
         except (urllib.error.URLError, OSError, ValueError):
             return False
 
-    def serves(self, base: str, model: str) -> bool:
-        """Whether the server at `base` lists `model`: the proof that it is the one the state file describes."""
+    def probe(self, base: str, model: str) -> str:
+        """"ours" (healthy and listing `model`), "other" (a service that answers but lists no such model)
+        or "down" (no answer yet: loading, busy, hung or gone).
+
+        llama.cpp answers /v1/models only between two generations, so "down" is never proof of death.
+        """
+        if not self.health_ok(base):
+            return "down"
         try:
-            with urllib.request.urlopen(base + "/v1/models", timeout=5) as r:
+            with urllib.request.urlopen(base + "/v1/models", timeout=PROBE_TIMEOUT_S) as r:
                 listed = json.loads(r.read(1_000_000))
-            return any(isinstance(m, dict) and m.get("id") == model for m in listed.get("data", []))
-        except (urllib.error.URLError, OSError, ValueError, RecursionError, AttributeError, TypeError):
-            return False
+        except (urllib.error.URLError, OSError):
+            return "down"
+        except (ValueError, RecursionError):
+            return "other"
+        models = listed.get("data") if isinstance(listed, dict) else None
+        served = isinstance(models, list) and any(isinstance(m, dict) and m.get("id") == model for m in models)
+        return "ours" if served else "other"
+
+    def _impostor(self, state: dict[str, Any]) -> EngineError:
+        self.close()
+        return EngineError(
+            f"port {state['port']} answers, but not as the {self.name} server its supervisor started "
+            f"(it does not list the model {state['model']!r}); stop whatever listens there, or set "
+            f"server.state_dir to a folder of your own"
+        )
 
     def wait_ready(self, state: dict[str, Any], files: ServerFiles) -> Endpoint:
         base = f"http://127.0.0.1:{state['port']}"
         deadline = time.monotonic() + self.ready_timeout_s
         while time.monotonic() < deadline:
-            if self.health_ok(base):
-                if self.serves(base, state["model"]):
-                    return Endpoint(f"{base}/v1", state["model"])
-                self.close()
-                raise EngineError(
-                    f"port {state['port']} answers, but not as the {self.name} server its supervisor started "
-                    f"(it does not list the model {state['model']!r}); stop whatever listens there, or set "
-                    f"server.state_dir to a folder of your own"
-                )
+            answer = self.probe(base, state["model"])
+            if answer == "ours":
+                return Endpoint(f"{base}/v1", state["model"])
+            if answer == "other":
+                raise self._impostor(state)
             if stale_reason(files.read_state()):
                 self.close()
                 raise ServerGone(
@@ -289,22 +305,29 @@ class ManagedServerEngine(Engine):
     def recover(self) -> Endpoint:
         """After a failed request: the same endpoint while the server still answers, else a new server.
 
-        A server that answers no health check is stopped through its supervisor and started
-        again, at most `max_restarts` times per job; after that the job must fail.
+        A server is restarted only on evidence: its supervisor is gone (the server died), or it
+        has answered no health check for `ready_timeout_s` (hung; its supervisor then stops it).
+        At most `max_restarts` restarts per job; after that the job must fail.
         """
         state, files = self._state, self._files
-        current = files.read_state()
-        if not stale_reason(current):
+        base = f"http://127.0.0.1:{state['port']}"
+        deadline = time.monotonic() + self.ready_timeout_s
+        while not stale_reason(current := files.read_state()) and time.monotonic() < deadline:
             if current["token"] != state["token"]:  # another job of this model has already restarted it
                 self.close()
                 return self.open()
-            base = f"http://127.0.0.1:{state['port']}"
-            if self.health_ok(base) and self.serves(base, state["model"]):
+            answer = self.probe(base, state["model"])
+            if answer == "ours":
                 return Endpoint(f"{base}/v1", state["model"])
+            if answer == "other":
+                raise self._impostor(state)
+            time.sleep(0.5)
         if self.restarts >= self.max_restarts:
+            self._wait_gone(state, timeout_s=5)  # so that the log ends with how the server ended
             raise EngineError(
-                f"the {self.name} server failed again after {self.restarts} restart(s) in this job "
-                f"(config key server.max_restarts); the end of its log ({files.log}):\n{log_tail(files.log)}"
+                f"the {self.name} server stopped answering, and this job has used {self.restarts} of its "
+                f"{self.max_restarts} restarts (config key server.max_restarts); the end of its log ({files.log}):\n"
+                f"{log_tail(files.log)}"
             )
         self.restarts += 1
         self._say(f"the {self.name} server stopped answering; restarting it (restart {self.restarts} of at most {self.max_restarts})")

@@ -123,6 +123,11 @@ class Window:
         self._start = time.monotonic()
         return self._endpoint
 
+    def recover(self, recover_endpoint: Callable[[], Endpoint]) -> Endpoint:
+        """A restarted server counts from zero: cell_delta then reports `server_restarted`."""
+        self._endpoint = recover_endpoint()
+        return self._endpoint
+
     def finish(self) -> dict[str, Any] | None:
         """The cell's server statistics; call it before the engine's close()."""
         if self._endpoint is None or self._before is None:

@@ -1,5 +1,7 @@
 from snakemake.utils import min_version
 
+from slmbench.engines.slurm_step import preflight as slurm_preflight
+
 min_version("9.0")
 
 
@@ -13,6 +15,12 @@ include: "rules/traces.smk"
 
 
 report: "report/workflow.rst"
+
+
+# On a SLURM cluster: stop before the first sbatch if SLURM could never run a job (README,
+# "Run on a SLURM GPU cluster"); nothing elsewhere.
+onstart:
+    slurm_preflight(workflow)
 
 
 localrules:

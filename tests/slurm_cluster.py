@@ -52,6 +52,7 @@ class SlurmCluster:
     nodes: list[str]
     min_job_age: int | None
     gpus: int
+    proctrack: str
     started_here: bool
     profile: Path = LOCAL_PROFILE
     info: str = ""
@@ -93,18 +94,24 @@ def _sinfo_nodes() -> tuple[list[tuple[str, str, str, str]], str]:
     return rows, ""
 
 
-def min_job_age() -> int | None:
-    """MinJobAge of the running slurmctld in seconds (None if unknown)."""
+def slurm_config(name: str) -> str | None:
+    """One value of `scontrol show config` (None if unknown)."""
     try:
         res = _run(["scontrol", "show", "config"])
     except (OSError, subprocess.TimeoutExpired):
         return None
     for line in res.stdout.splitlines():
         key, _, value = line.partition("=")
-        if key.strip() == "MinJobAge":
-            digits = value.strip().split()[0] if value.strip() else ""
-            return int(digits) if digits.isdigit() else None
+        if key.strip() == name:
+            return value.strip()
     return None
+
+
+def min_job_age() -> int | None:
+    """MinJobAge of the running slurmctld in seconds (None if unknown)."""
+    value = slurm_config("MinJobAge") or ""
+    digits = value.split()[0] if value else ""
+    return int(digits) if digits.isdigit() else None
 
 
 def slurm_available() -> tuple[bool, str]:
@@ -147,13 +154,14 @@ def _cluster_info(started_here: bool) -> SlurmCluster:
         nodes=sorted({r[0] for r in rows}),
         min_job_age=min_job_age(),
         gpus=gpus,
+        proctrack=slurm_config("ProctrackType") or "unknown",
         started_here=started_here,
         info=info,
         env={"SLMBENCH_SLURM_GPUS": "1"} if gpus else {},
     )
 
 
-def _skip_or_fail(reason: str):
+def skip_or_fail(reason: str):
     print(f"[slurm_cluster] {reason}", file=sys.stderr)
     if os.environ.get("SLMBENCH_REQUIRE_SLURM") == "1":
         pytest.fail(f"SLMBENCH_REQUIRE_SLURM=1 but {reason}", pytrace=False)
@@ -188,14 +196,14 @@ def slurm_cluster():
         yield _cluster_info(started_here=False)
         return
     if os.environ.get("SLMBENCH_START_SLURM") != "1":
-        _skip_or_fail(f"no SLURM cluster ({why}); set SLMBENCH_START_SLURM=1 "
+        skip_or_fail(f"no SLURM cluster ({why}); set SLMBENCH_START_SLURM=1 "
                       "(as root, with apt) to start one via .ci/slurm-up.sh")
     started, msg = _start_cluster()
     if not started:
-        _skip_or_fail(f"no SLURM cluster ({why}) and could not start one: {msg}")
+        skip_or_fail(f"no SLURM cluster ({why}) and could not start one: {msg}")
     ok, why = slurm_available()
     if not ok:
-        _skip_or_fail(f".ci/slurm-up.sh succeeded but the cluster is not usable: {why}")
+        skip_or_fail(f".ci/slurm-up.sh succeeded but the cluster is not usable: {why}")
     try:
         yield _cluster_info(started_here=True)
     finally:

@@ -30,6 +30,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
+from . import slurm_step
 from .base import Endpoint, Engine, EngineError
 
 SUPERVISOR_MODULE = "slmbench.engines.server_supervisor"
@@ -227,7 +228,7 @@ class ManagedServerEngine(Engine):
         ]
         with open(files.log, "ab") as log:
             launcher = subprocess.Popen(
-                supervisor_command,
+                slurm_step.as_job_step(supervisor_command, files.log),  # in a SLURM job: its own step, which outlives this one
                 start_new_session=True,  # outlives this job, so later jobs can join it
                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log,
             )

@@ -11,8 +11,12 @@ rule score:
     conda:
         "../envs/slmbench.yaml"
     params:
-        # Only what scoring reads: the cell's bootstrap interval (n_permutations is analyze's).
+        # What scoring reads: the cell's bootstrap interval (n_permutations is analyze's);
+        # and the cell's slice, so that a score outlives no change of the generation it scores
+        # (Snakemake records a failed job's params, and would keep the old score of a cell
+        # whose new generation failed).
         n_boot=config["analysis"]["n_boot"],
         seed=config["analysis"]["seed"],
+        cell=generation_params,
     script:
         "../scripts/score.py"

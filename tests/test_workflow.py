@@ -117,6 +117,16 @@ def test_an_added_dataset_adds_only_its_cells(run):
     assert planned_outputs(result) == {"results/generations/smol-a/base/fiqasa.jsonl", "results/generations/smol-b/base/fiqasa.jsonl"}
 
 
+def test_a_cell_whose_new_generation_failed_is_not_left_up_to_date(run):
+    """Snakemake records a failed job's params; the old score of that cell must not pass for the new config."""
+    broken = config_for(run)
+    broken["models"]["smol-b"]["server"] = {"threads": 1, "extra_args": ["--no-such-flag"]}
+    failed = snakemake(run, broken)
+    assert failed.returncode != 0 and "exited before it was ready" in (run / "logs/generate/smol-b/base/fpb.log").read_text()
+    assert planned_outputs(snakemake(run, broken, "-n")) == {"results/generations/smol-b/base/fpb.jsonl"}
+    assert snakemake(run, config_for(run)).returncode == 0  # the old config: rebuilt from the cache
+
+
 def test_a_killed_generation_job_resumes_from_the_cache(tmp_path):
     config = config_for(tmp_path)
     config["models"] = {"smol-a": {**config["models"]["smol-a"], "sampling": {"max_tokens": 24}}}

@@ -240,7 +240,11 @@ class ManagedServerEngine(Engine):
             if launcher.poll() is not None:
                 break
             time.sleep(0.05)
-        launcher.kill()
+        launcher.terminate()  # inside SLURM: the wrapper passes it on to srun, which cancels the step
+        try:
+            launcher.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            launcher.kill()
         raise EngineError(
             f"the {self.name} server's supervisor did not start (exit code {launcher.poll()}); "
             f"the end of its log ({files.log}):\n{log_tail(files.log)}"

@@ -257,3 +257,30 @@ def test_cells_page_costs_per_configuration_share_the_failures_table(tmp_path):
         assert f"{row.score_ci_low:.3f}" in page and f"{row.score_ci_high:.3f}" in page
     assert scored["score_ci_low"].dtype == float and (scored["score_ci_low"] <= scored["score"]).all()
     assert (scored["score"] <= scored["score_ci_high"]).all()
+
+
+def test_table2_costs_equal_the_pooled_per_sample_data_by_hand(tmp_path):
+    """Table 2 recomputed from the per-sample rows: tokens/s = all tokens / all latency, mJ/token = all
+    energy / all fresh tokens, per paradigm (not means of the cells' ratios)."""
+    paths, rows, energy = [], [], {}
+    for m, (model, paradigm) in enumerate([("m1", "base"), ("m1", "agent"), ("m2", "base"), ("m2", "agent")]):
+        gens = [
+            record(s, s["gold"], model=model, paradigm=paradigm, latency=0.5 + i * (m + 1),
+                   calls=((10 * (i + 1), 3 + m, i % 3 == 0), (7, 2 * m, False)))
+            for i, s in enumerate(FPB)
+        ]  # fmt: skip
+        energy[(model, paradigm)] = 0.2 * (m + 1)
+        summary, sample_rows = score_cell(gens, FPB, {"energy_j": energy[(model, paradigm)], "energy_source": "nvml", "hardware": {}})
+        path = tmp_path / f"{model}-{paradigm}.json"
+        path.write_text(json.dumps(summary))
+        paths.append(str(path))
+        rows += sample_rows
+    table = paradigm_table(cells_table(paths), n_boot=20).set_index("paradigm")
+    samples = pd.DataFrame(rows)
+    for paradigm, group in samples.groupby("paradigm"):
+        joules = sum(e for (_, p), e in energy.items() if p == paradigm)
+        assert table.loc[paradigm, "tokens_per_s"] == pytest.approx(group["total_tokens"].sum() / group["latency_s"].sum())
+        assert table.loc[paradigm, "energy_mj_per_token"] == pytest.approx(joules * 1e3 / group["fresh_tokens"].sum())
+        assert table.loc[paradigm, "latency_mean_s"] == pytest.approx(group["latency_s"].mean())
+        assert table.loc[paradigm, "tokens_per_sample"] == pytest.approx(group["total_tokens"].mean())
+        assert table.loc[paradigm, "tokens_per_s"] != pytest.approx(table.loc[paradigm, "tokens_per_s_cell_mean"])

@@ -40,6 +40,7 @@ HEADERS = {
     "composite_z": "composite z", "leading_advantage_pct": "leading advantage (%)", "p_value": "p", "p_holm": "p (Holm)",
     "p_bh": "p (BH)", "diff": "A - B", "hardware_label": "hardware", "n_models": "models", "n_cells": "cells",
     "failure_rate": "failure rate", "n_datasets_zero_base": "datasets with base score 0", "failed": "failed samples",
+    "tokens_per_s_cell_mean": "tokens / s (mean of cells)", "score_finben": "score (FinBen-exact)",
     "score_ci_low": "score CI low", "score_ci_high": "score CI high", "paradigm_a": "paradigm A", "paradigm_b": "paradigm B", "score_a": "score A", "score_b": "score B",
 }  # fmt: skip
 
@@ -145,7 +146,7 @@ def single(frame: pd.DataFrame):
 
 
 def paradigms_view(frame: pd.DataFrame):
-    for column in ["nrq", *COST_COLUMNS]:
+    for column in ["nrq", *COST_COLUMNS, "tokens_per_s_cell_mean"]:
         frame = with_ci(frame, column)
     return [("Per paradigm", frame)], "", ("nrq", *COST_COLUMNS)
 

@@ -118,12 +118,15 @@ def build_tables(study: Study, tables) -> dict[str, pd.DataFrame]:
 
 def paradigm_table(cells: pd.DataFrame, base: str = "base", n_boot: int = ANALYSIS["n_boot"], seed: int = ANALYSIS["seed"], order: list[str] | None = None) -> pd.DataFrame:
     """The paper's Table 2, one row per paradigm (in `order`, e.g. the config's): NRQ (mean over
-    models) and mean costs over cells, each with a 95% CI from a cluster bootstrap over models; plus
-    the models and cells counted and the failure rate (failed samples over samples)."""
+    models) and the costs pooled over its samples (`stats.pooled_costs`: tokens/s = total tokens /
+    total latency, mJ/token = total energy / total fresh tokens, as the paper's numbers are), each
+    with a 95% CI from a cluster bootstrap over models that recomputes the pooled statistic; the
+    mean of the cells' own tokens/s (`tokens_per_s_cell_mean`, for comparison); the models and
+    cells counted and the failure rate (failed samples over samples)."""
     long = table2_ci(cells, base, n_boot=n_boot, seed=seed)
     wide = long.pivot(index="paradigm", columns="column", values=["estimate", "ci_low", "ci_high"])
     out = pd.DataFrame(index=pd.Index(list(dict.fromkeys(long["paradigm"])), name="paradigm"))
-    for column in ["nrq", *COST_COLUMNS]:
+    for column in ["nrq", *COST_COLUMNS, "tokens_per_s_cell_mean"]:
         out[column] = wide[("estimate", column)]
         out[f"{column}_ci_low"] = wide[("ci_low", column)]
         out[f"{column}_ci_high"] = wide[("ci_high", column)]

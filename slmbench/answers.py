@@ -22,13 +22,13 @@ _TYPE_ALIASES = {
 
 # FinBen's StockMovement/German/Australian parsers also accept these words for a class
 # (CHOICE_DICT) and fall back to a default class when nothing matches (DEFAULT).
-_CATEGORY_SYNONYMS = {
+CATEGORY_SYNONYMS = {
     "stock_movement": ({"rise": ("yes", "positive"), "fall": ("no", "negative", "neutral")}, "fall"),
     "credit_scoring": ({"good": ("yes", "positive"), "bad": ("no", "negative", "neutral")}, "good"),
 }
 
 # Datasets whose FinBen prompt asks for one `token:label` line per token instead of `entity, TYPE` lines.
-_TOKEN_LABEL_DATASETS = ("finer_ord",)
+TOKEN_LABEL_DATASETS = ("finer_ord",)
 
 _ANSWER_PREFIX = re.compile(r"^\s*(?:final\s+)?answer\s*[:：]\s*", re.IGNORECASE)
 _BULLET = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+")
@@ -71,7 +71,7 @@ def score_format(spec: DatasetSpec) -> str:
 
 
 def entities_format(spec: DatasetSpec) -> str:
-    if spec.name in _TOKEN_LABEL_DATASETS:
+    if spec.name in TOKEN_LABEL_DATASETS:
         return (
             "Answer with one line per token, in order, formatted 'token:label' with label one of "
             "B-PER, I-PER, B-LOC, I-LOC, B-ORG, I-ORG or O."
@@ -110,13 +110,17 @@ def extract_choice(spec: DatasetSpec, text: str, sample: dict) -> str | None:
     negative" is neutral and "no" does not match inside "not"; only when no whole word matches do
     choices of 4+ letters match as substrings ("positively", "falling"), as in FinBen.
     For Headlines FinBen reads every output except exactly "Yes" as No; here "Yes." is Yes and an
-    output naming neither is None.
+    output naming neither is None. Where a row's labels are not the words its prompt asks for
+    (`spec.answer_words`: Polish rows labelled good/bad under a prompt asking no/yes), the asked
+    word reads as its label. FinBen's own rule is `slmbench.finben.choice` (the FinBen-exact score).
     """
     choices = list(sample.get("choices") or spec.choices)
-    synonyms, default = _CATEGORY_SYNONYMS.get(spec.category, ({}, None))
+    synonyms, default = CATEGORY_SYNONYMS.get(spec.category, ({}, None))
+    words = dict(spec.answer_words)
     aliases = {}
     for choice in choices:
-        for alias in (choice.lower(), *synonyms.get(choice.lower(), ())):
+        asked = (words[choice.lower()],) if choice.lower() in words else ()
+        for alias in (choice.lower(), *synonyms.get(choice.lower(), ()), *asked):
             aliases.setdefault(alias, choice)
     lowered = text.lower()
     found = _earliest_alias(lowered, aliases, whole_word=True) or _earliest_alias(

@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 from .files import atomic_write_text
-from .records import InvalidRecord, check_record
+from .metrics import bio_entities
+from .records import InvalidRecord, as_list, check_record
 from .registry import DatasetSpec, get
 from .text import has_lone_surrogate
 
@@ -58,7 +59,13 @@ def hub_score(row: dict[str, Any], choices: list[str] | None) -> dict[str, Any]:
 
 
 def hub_entities(row: dict[str, Any], choices: list[str] | None) -> dict[str, Any]:
-    """NER: `entity, TYPE` lines of the hub's answer as [entity, type] pairs."""
+    """NER: `entity, TYPE` lines of the hub's answer as [entity, type] pairs; for rows with BIO
+    `label` tags and FinBen's `token` field (FiNER-ORD, whose answer is `token:label` lines) the
+    gold entities are the tags' chunks, and `token` becomes the mirror schema's `tokens`."""
+    tokens = row.get("tokens", row.get("token"))
+    if tokens is not None and row.get("label") is not None:
+        tokens, tags = as_list(tokens), as_list(row["label"])
+        return {"tokens": tokens, "gold": [[" ".join(tokens[s:e]), kind] for kind, s, e in bio_entities(tags)]}
     lines = str(row.get("answer", "")).splitlines()
     return {"gold": [[e.strip(), t.strip()] for e, t in (line.rsplit(",", 1) for line in lines if "," in line)]}
 

@@ -53,6 +53,16 @@ def subset_scorer(spec: DatasetSpec, samples: list[dict], answers: list[object |
     return lambda indices: aggregate(spec, [items[i] for i in indices])[spec.metric]
 
 
+def finben_score(spec: DatasetSpec, samples: list[dict], outputs: list[str | None]) -> float:
+    """The primary metric with every output read by FinBen's own rules (`slmbench.finben`; None = empty)."""
+    from slmbench import finben
+
+    if len(samples) != len(outputs):
+        raise ValueError(f"{spec.name}: {len(samples)} samples but {len(outputs)} outputs")
+    items = [finben.item(spec, output, sample) for sample, output in zip(samples, outputs)]
+    return task_of(spec).aggregate(spec, items)[spec.metric]
+
+
 def _items(spec: DatasetSpec, samples: list[dict], answers: list[object | None]) -> list:
     if len(samples) != len(answers):
         raise ValueError(f"{spec.name}: {len(samples)} samples but {len(answers)} answers")
@@ -196,19 +206,33 @@ def entities_to_bio(entities: list, tokens: list[str]) -> list[str]:
     return tags
 
 
+def sample_tokens(sample: dict) -> list[str] | None:
+    """A NER sample's tokens: `tokens` (the mirror's field) or `token` (FinBen's hub rows), else None."""
+    for field in ("tokens", "token"):
+        if sample.get(field) is not None:
+            return as_list(sample[field])
+    return None
+
+
+def ner_gold_tags(sample: dict) -> tuple[list[str], list[str]]:
+    """(tokens, gold BIO tags) of a NER sample: its `label` tags, else its gold entities tagged on the tokens."""
+    tokens = sample_tokens(sample)
+    source = "tokens" if tokens is not None else "whitespace tokens of text"
+    tokens = tokens if tokens is not None else sample["text"].split()
+    if sample.get("label") is None:
+        return tokens, entities_to_bio(as_list(sample["gold"]), tokens)
+    gold_tags = as_list(sample["label"])
+    if len(gold_tags) != len(tokens):
+        raise ValueError(
+            f"NER sample {sample.get('id')!r}: {len(tokens)} {source} but {len(gold_tags)} gold tags in 'label'; "
+            "the tags must align one to one with the tokens"
+        )
+    return tokens, gold_tags
+
+
 def ner_item(sample: dict, answer):
     """(true positives, predicted, gold) entity chunk counts for one sentence (seqeval, default mode)."""
-    tokens = as_list(sample["tokens"]) if sample.get("tokens") is not None else sample["text"].split()
-    if sample.get("label") is not None:
-        gold_tags = as_list(sample["label"])
-        if len(gold_tags) != len(tokens):
-            source = "tokens" if sample.get("tokens") is not None else "whitespace tokens of text"
-            raise ValueError(
-                f"NER sample {sample.get('id')!r}: {len(tokens)} {source} but {len(gold_tags)} gold tags in 'label'; "
-                "the tags must align one to one with the tokens"
-            )
-    else:
-        gold_tags = entities_to_bio(as_list(sample["gold"]), tokens)
+    tokens, gold_tags = ner_gold_tags(sample)
     gold = set(bio_entities(gold_tags))
     pred = set(bio_entities(entities_to_bio(answer or [], tokens)))
     return len(gold & pred), len(pred), len(gold)

@@ -84,6 +84,8 @@ def check_ner_gold(spec: DatasetSpec, record: dict[str, Any]) -> dict[str, Any]:
         if not (named and pair[1] in ENTITY_TYPES):
             raise _Problem(f"gold entity {_shown(pair)} is not an [entity, type] pair with type one of {', '.join(ENTITY_TYPES)}")
     record["gold"] = [list(pair) for pair in gold]
+    if record.get("tokens") is None and record.get("token") is not None:
+        record["tokens"] = record["token"]  # FinBen's hub rows name the field `token`
     if record.get("tokens") is not None:
         record["tokens"] = tokens = _list_field(record, "tokens", "a list of token strings")
         if not all(isinstance(t, str) for t in tokens):

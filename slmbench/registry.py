@@ -35,6 +35,9 @@ class DatasetSpec:
     higher_is_better: bool = True
     split: str = "test"
     choices: tuple[str, ...] = ()
+    # (row label, the word the prompt asks for) where a hub's label set differs from the prompt's
+    # answer words: the extraction reads that word as the row's label.
+    answer_words: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self):
         if self.category not in CATEGORIES:
@@ -44,6 +47,7 @@ class DatasetSpec:
 _SENTIMENT = ("positive", "negative", "neutral")
 _MOVE = ("Rise", "Fall")
 _CREDIT = ("good", "bad")
+_BANKRUPT_WORDS = (("good", "no"), ("bad", "yes"))  # good: will not go bankrupt ("no"); bad: will ("yes")
 
 DATASETS: dict[str, DatasetSpec] = {
     s.name: s
@@ -71,8 +75,11 @@ DATASETS: dict[str, DatasetSpec] = {
         DatasetSpec("cikm18", "TheFinAI/flare-sm-cikm", "stock_movement", "classification", "accuracy", choices=_MOVE),
         DatasetSpec("german", "TheFinAI/flare-german", "credit_scoring", "classification", "f1_weighted", choices=_CREDIT),
         DatasetSpec("australian", "TheFinAI/flare-australian", "credit_scoring", "classification", "f1_weighted", choices=_CREDIT),
-        DatasetSpec("polish", "TheFinAI/cra-polish", "fraud_bankruptcy", "classification", "f1_weighted", choices=("no", "yes")),
-        DatasetSpec("taiwan", "TheFinAI/cra-taiwan", "fraud_bankruptcy", "classification", "f1_weighted", choices=("no", "yes")),
+        # FinBen's prompts for Polish and Taiwan ask "Respond with only 'no' or 'yes'" (bankruptcy);
+        # Taiwan's rows are labelled no/yes (FinBen's own evaluation log); one third-party loader
+        # reports Polish rows labelled good/bad, so those labels also accept the prompt's words.
+        DatasetSpec("polish", "TheFinAI/cra-polish", "fraud_bankruptcy", "classification", "f1_weighted", choices=("no", "yes"), answer_words=_BANKRUPT_WORDS),
+        DatasetSpec("taiwan", "TheFinAI/cra-taiwan", "fraud_bankruptcy", "classification", "f1_weighted", choices=("no", "yes"), answer_words=_BANKRUPT_WORDS),
         DatasetSpec("ccfraud", "TheFinAI/cra-ccfraud", "fraud_bankruptcy", "classification", "f1_weighted", choices=_CREDIT),
         DatasetSpec("travelinsurance", "TheFinAI/cra-travelinsurace", "fraud_bankruptcy", "classification", "f1_weighted", choices=("yes", "no")),
         DatasetSpec("ectsum", "TheFinAI/flare-ectsum", "summarization", "extractive_summarization", "rouge1"),

@@ -11,7 +11,7 @@ from .answers import extract_answer
 from .config import schema_defaults
 from .energy import hardware_label
 from .results.stats import bootstrap_ci
-from .metrics import sample_scores, score_dataset, subset_scorer
+from .metrics import finben_score, sample_scores, score_dataset, subset_scorer
 from .trace import FAILURE_KINDS
 
 ANALYSIS = schema_defaults("analysis")  # n_boot, seed: schemas/config.schema.yaml
@@ -103,6 +103,7 @@ def score_cell(
     samples = [by_id[str(g["id"])] for g in generations]
     answers = [None if g["failure"] else extract_answer(spec, g["output"], s) for g, s in zip(generations, samples)]
     metrics = score_dataset(spec, samples, answers)
+    outputs = [None if g["failure"] else g["output"] for g in generations]
     per_sample = sample_scores(spec, samples, answers)
     _, ci_low, ci_high = bootstrap_ci(subset_scorer(spec, samples, answers), len(samples), n_boot=n_boot, seed=seed)
 
@@ -119,6 +120,7 @@ def score_cell(
         "metric": spec.metric,
         "higher_is_better": spec.higher_is_better,
         "score": metrics[spec.metric],
+        "score_finben": finben_score(spec, samples, outputs),  # the same metric, outputs read by FinBen's code
         "score_ci_low": ci_low,
         "score_ci_high": ci_high,
         "metrics": metrics,

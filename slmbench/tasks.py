@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from . import answers, data, metrics, records
+from . import answers, data, finben, metrics, records
 from .registry import DatasetSpec
 
 
@@ -29,6 +29,7 @@ class TaskType:
     item: Callable[[dict, Any], Any]  # one sample's scoring item (the work that touches text)
     aggregate: Callable[[DatasetSpec, list], dict[str, float]]  # the metrics over any list of items
     item_score: Callable[[DatasetSpec, Any], float | None]  # one sample's score (samples.parquet)
+    finben: Callable[[DatasetSpec, str, dict], Any]  # the item of a raw output read by FinBen's own rules (FinBen-exact)
 
 
 TASKS: dict[str, TaskType] = {
@@ -37,32 +38,32 @@ TASKS: dict[str, TaskType] = {
         TaskType(
             "classification", "one label out of `choices`",
             answers.choice_format, answers.extract_choice, data.hub_label, records.check_classification_gold,
-            metrics.classification_item, metrics.classification_metrics, metrics.classification_item_score,
+            metrics.classification_item, metrics.classification_metrics, metrics.classification_item_score, finben.classification,
         ),
         TaskType(
             "regression", "a number in [-1, 1] (TSA)",
             answers.score_format, answers.extract_score, data.hub_score, records.check_regression_gold,
-            metrics.regression_item, metrics.regression_metrics, metrics.regression_item_score,
+            metrics.regression_item, metrics.regression_metrics, metrics.regression_item_score, finben.regression,
         ),
         TaskType(
             "ner", "a list of [entity, type]",
             answers.entities_format, answers.extract_entities, data.hub_entities, records.check_ner_gold,
-            metrics.ner_item, metrics.ner_metrics, metrics.ner_item_score,
+            metrics.ner_item, metrics.ner_metrics, metrics.ner_item_score, finben.ner,
         ),
         TaskType(
             "qa", "a short answer string or number",
             answers.short_answer_format, answers.extract_text, data.hub_answer, records.check_qa_gold,
-            metrics.qa_item, metrics.qa_metrics, metrics.qa_item_score,
+            metrics.qa_item, metrics.qa_metrics, metrics.qa_item_score, finben.qa,
         ),
         TaskType(
             "extractive_summarization", "one 0/1 per source sentence (ECTSum)",
             answers.sentence_labels_format, answers.extract_sentence_labels, data.hub_answer, records.check_extractive_summary_gold,
-            metrics.extractive_item, metrics.summarization_metrics, metrics.summarization_item_score,
+            metrics.extractive_item, metrics.summarization_metrics, metrics.summarization_item_score, finben.extractive_summary,
         ),
         TaskType(
             "abstractive_summarization", "free text (EDTSum)",
             answers.summary_format, answers.extract_text, data.hub_answer, records.check_abstractive_summary_gold,
-            metrics.abstractive_item, metrics.summarization_metrics, metrics.summarization_item_score,
+            metrics.abstractive_item, metrics.summarization_metrics, metrics.summarization_item_score, finben.abstractive_summary,
         ),
     ]
 }  # fmt: skip

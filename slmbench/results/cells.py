@@ -13,7 +13,8 @@ from ..data import read_jsonl
 
 # Per-cell columns that are numbers even when every cell has NaN/None there (e.g. energy not measured).
 NUMERIC_COLUMNS = (
-    "score", "score_ci_low", "score_ci_high", "completion_rate", "failure_rate", "latency_mean_s", "latency_median_s", "latency_p95_s",
+    "score", "score_finben", "score_ci_low", "score_ci_high", "completion_rate", "failure_rate",
+    "latency_mean_s", "latency_median_s", "latency_p95_s",
     "prompt_tokens_per_sample", "completion_tokens_per_sample", "tokens_per_sample", "llm_calls_per_sample",
     "tokens_per_s", "energy_j", "energy_mj_per_token", "energy_j_per_sample", "cached_call_share", "generation_s",
 )  # fmt: skip
@@ -55,10 +56,10 @@ def samples_table(sample_paths: list[str]) -> pd.DataFrame:
     return frame
 
 
-def scores_wide(cells: pd.DataFrame) -> pd.DataFrame:
-    """Score per dataset (columns) for each model and paradigm (rows)."""
+def scores_wide(cells: pd.DataFrame, value: str = "score") -> pd.DataFrame:
+    """Score per dataset (columns) for each model and paradigm (rows); `value="score_finben"`: the FinBen-exact score."""
     labels = cells.assign(column=cells["dataset"] + " (" + cells["metric"] + ")")
-    return labels.pivot_table(index=["model", "paradigm"], columns="column", values="score").reset_index()
+    return labels.pivot_table(index=["model", "paradigm"], columns="column", values=value, dropna=False).reset_index()
 
 
 def failures_table(cells: pd.DataFrame) -> pd.DataFrame:

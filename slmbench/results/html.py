@@ -124,7 +124,8 @@ def cells_page(cells: pd.DataFrame, design: dict[str, Any] | None = None) -> str
     """The per-cell page: scores per dataset, cost per model and paradigm, every cell."""
     every = cells.drop(columns=[c for c in ("energy_note",) if c in cells.columns])
     sections = [
-        ("Score per dataset", scores_wide(cells)),
+        ("Score per dataset (slmbench's reading of the answers)", scores_wide(cells)),
+        *([("FinBen-exact score per dataset (FinBen's own reading)", scores_wide(cells, "score_finben"))] if "score_finben" in cells else []),
         ("Cost and completion per model and paradigm", config_costs(cells)),
         ("Every cell", every),
     ]

@@ -18,9 +18,11 @@ report: "report/workflow.rst"
 
 
 # On a SLURM cluster: stop before the first sbatch if SLURM could never run a job (README,
-# "Run on a SLURM GPU cluster"); nothing elsewhere.
+# "Run on a SLURM GPU cluster"); nothing elsewhere. Then say which online search tools this
+# machine cannot reach and replaces by the local corpus (rules/common.smk).
 onstart:
     slurm_preflight(workflow)
+    announce_offline_tools()
 
 
 localrules:

@@ -1,6 +1,7 @@
 """Config loading, the input functions that turn it into the grid of cells, and the report's items
 (slmbench/results/catalog.py) expanded into outputs."""
 
+import sys
 from pathlib import Path
 
 from slmbench.config import (
@@ -30,6 +31,17 @@ wildcard_constraints:
 def generation_params(wildcards):
     """Only this cell's config slice, so that a change elsewhere does not rerun it."""
     return cell_slice(config, wildcards.model, wildcards.paradigm, wildcards.dataset)
+
+
+def announce_offline_tools():
+    """At the start of a run: name every agent search tool that cannot reach its online backend from
+    this machine and will search the local corpus instead (offline_fallback: local), so that a
+    paper-grid run without internet says it substitutes the corpus instead of doing it silently.
+    Each generate log repeats the line for its own node."""
+    from slmbench.tools.toolbox import offline_notices
+
+    for line in offline_notices(config["paradigms"]):
+        print(f"NOTICE {line}", file=sys.stderr, flush=True)
 
 
 def search_index_input(wildcards):

@@ -13,7 +13,7 @@ import json
 import sys
 from collections import Counter
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from . import registry
 from .cache import RequestCache
@@ -25,6 +25,7 @@ from .sidecar import meta_path, write_meta
 from .engines import EngineError, make_engine, server_metrics
 from .paradigms import get_paradigm
 from .progress import Progress
+from .tools.toolbox import effective_backend
 from .trace import SampleRun, describe_outcomes
 
 SEARCH_DEFAULTS = schema_defaults("search_tool")
@@ -64,10 +65,16 @@ class GenerationFailed(RuntimeError):
     """The cell could not be generated for a reason outside the model; the message says what to do."""
 
 
-def paradigm_settings(cell: dict[str, Any], search_index: str | None) -> dict[str, Any]:
-    """The paradigm's settings, with the workflow's search index for tools on the local backend."""
+def paradigm_settings(cell: dict[str, Any], search_index: str | None, log: TextIO | None = None) -> dict[str, Any]:
+    """The paradigm's settings, with the workflow's search index for tools on the local backend;
+    an online tool that cannot be reached and falls back to the local corpus is logged as such."""
     settings = {**cell["paradigm"], "tools": {name: dict(tool) for name, tool in cell["paradigm"].get("tools", {}).items()}}
-    for tool in settings["tools"].values():
+    for name, tool in settings["tools"].items():
+        backend, notice = effective_backend(tool)
+        if notice:
+            tool["backend"] = backend
+            if log is not None:
+                print(f"[tools] {name}: {notice}", file=log, flush=True)
         if tool.get("backend", SEARCH_DEFAULTS["backend"]) == "local" and search_index:
             tool.setdefault("index", search_index)
     return settings
@@ -75,7 +82,7 @@ def paradigm_settings(cell: dict[str, Any], search_index: str | None) -> dict[st
 
 async def run_samples(cell, spec, samples, client: ChatClient, log, search_index: str | None = None) -> list[dict[str, Any]]:
     paradigm = get_paradigm(cell["paradigm"]["kind"])
-    settings = paradigm_settings(cell, search_index)
+    settings = paradigm_settings(cell, search_index, log)
     label = f"{cell['model']['name']}/{cell['paradigm']['name']}/{spec.name}"
     progress = Progress(len(samples), label, log)
 

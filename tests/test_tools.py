@@ -266,3 +266,54 @@ def test_build_tools_by_name():
 def test_build_tool_rejects_unknown_names(name, config):
     with pytest.raises(ValueError):
         build_tool(name, config)
+
+
+# --- online backends and the offline fallback --------------------------------------------------------
+
+
+def test_online_backend_without_network_falls_back_to_the_local_corpus_and_says_so(monkeypatch):
+    import io
+
+    from slmbench.generate import paradigm_settings
+    from slmbench.tools.toolbox import effective_backend, offline_notices
+
+    monkeypatch.setenv("SLMBENCH_OFFLINE", "1")  # deterministic: every online probe fails at once
+    wiki = {"backend": "wikipedia", "offline_fallback": "local"}
+    backend, notice = effective_backend(wiki)
+    assert backend == "local" and "substituting the local corpus" in notice and "en.wikipedia.org" in notice
+    assert effective_backend({"backend": "wikipedia"}) == ("wikipedia", "")  # no fallback configured: never substitutes
+    assert effective_backend({"backend": "local", "offline_fallback": "local"}) == ("local", "")
+    paradigms = {"base": {"kind": "base"}, "single_agent": {"kind": "single_agent", "tools": {"wikipedia_search": wiki, "web_search": {"backend": "web", "offline_fallback": "local"}}}}
+    lines = offline_notices(paradigms)
+    assert len(lines) == 2 and lines[0].startswith("[tools] paradigm single_agent, wikipedia_search:")
+    log = io.StringIO()
+    settings = paradigm_settings({"paradigm": paradigms["single_agent"]}, "resources/search_index", log)
+    assert settings["tools"]["wikipedia_search"]["backend"] == "local"
+    assert settings["tools"]["wikipedia_search"]["index"] == "resources/search_index"
+    assert log.getvalue().count("substituting the local corpus") == 2
+
+
+def test_reachability_probe_is_bounded():
+    import time
+
+    from slmbench.tools.toolbox import reachable
+
+    start = time.monotonic()
+    assert reachable("127.0.0.1", 1, timeout_s=0.5) is False  # nothing listens on port 1
+    assert reachable("host.invalid", 443, timeout_s=0.5) is False  # a name that never resolves
+    assert time.monotonic() - start < 2.0
+
+
+def test_paper_config_uses_the_online_search_backends_with_a_local_fallback():
+    import yaml
+
+    from pathlib import Path
+
+    from slmbench.config import validate_config
+
+    config = yaml.safe_load((Path(__file__).parent.parent / "configs" / "paper.yaml").read_text())
+    for paradigm in ("single_agent", "multi_agent"):
+        tools = config["paradigms"][paradigm]["tools"]
+        assert tools["wikipedia_search"] == {"backend": "wikipedia", "offline_fallback": "local"}
+        assert tools["web_search"] == {"backend": "web", "offline_fallback": "local"}
+    validate_config(config, "configs/paper.yaml")  # valid against the schema

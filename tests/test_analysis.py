@@ -12,6 +12,7 @@ from slmbench.results.stats import (
     composite_z,
     config_summary,
     dataset_gains,
+    dataset_percentile,
     leading_advantage,
     nrq,
     pareto_frontier,
@@ -77,23 +78,33 @@ def test_composite_z_orients_lower_is_better_and_handles_zero_sigma():
     assert _value(result, "composite_z", paradigm="base") == pytest.approx(-0.25)
 
 
-def test_leading_advantage_per_model():
-    # oriented means: base (0.5+0.8-0.4+0.7)/4 = 0.4; single (0.6+0.4-0.2+0.7)/4 = 0.375
-    # advantage = (0.4-0.375)/0.375*100 = 6.667 %
+def test_leading_advantage_per_model_compares_mean_dataset_percentiles():
+    # percentile ranks per dataset (2 configurations): d1 base 0.5, single 1; d2 base 1, single 0.5;
+    # d3 (RMSE, lower better) base 0.5, single 1; d4 tie: 0.75 each
+    # means: base (0.5 + 1 + 0.5 + 0.75)/4 = 0.6875, single 0.8125 -> (0.8125 - 0.6875)/0.6875 = 18.18 %
     result = leading_advantage(_cells(ONE_MODEL), by="model")
     row = result.iloc[0]
-    assert row["best_paradigm"] == "base" and row["second_paradigm"] == "single"
-    assert row["leading_advantage_pct"] == pytest.approx(100 * 0.025 / 0.375)
+    assert row["best_paradigm"] == "single" and row["second_paradigm"] == "base"
+    assert row["best_score"] == pytest.approx(0.8125)
+    assert row["leading_advantage_pct"] == pytest.approx(100 * 0.125 / 0.6875)
 
 
 def test_leading_advantage_per_category():
-    # category A: base (0.5+0.8)/2 = 0.65, single 0.5 -> (0.65-0.5)/0.5 = 30 %
-    # category B: base (-0.4+0.7)/2 = 0.15, single (-0.2+0.7)/2 = 0.25 -> (0.25-0.15)/0.15 = 66.67 %
+    # category A: base (0.5 + 1)/2 = 0.75, single (1 + 0.5)/2 = 0.75 -> a tie, 0 %
+    # category B: base (0.5 + 0.75)/2 = 0.625, single (1 + 0.75)/2 = 0.875 -> 40 %
     result = leading_advantage(_cells(ONE_MODEL), by="category").set_index("category")
-    assert result.loc["A", "best_paradigm"] == "base"
-    assert result.loc["A", "leading_advantage_pct"] == pytest.approx(30.0)
+    assert result.loc["A", "leading_advantage_pct"] == pytest.approx(0.0)
     assert result.loc["B", "best_paradigm"] == "single"
-    assert result.loc["B", "leading_advantage_pct"] == pytest.approx(100 * 0.1 / 0.15)
+    assert result.loc["B", "leading_advantage_pct"] == pytest.approx(100 * 0.25 / 0.625)
+
+
+def test_leading_advantage_never_averages_f1_with_negated_rmse():
+    # an RMSE of 0.9 against 0.1 (lower is better) and an F1 of 0.31 against 0.30: the raw means would
+    # let the RMSE's magnitude decide; percentile ranks weigh both datasets alike
+    cells = _cells({("m1", "base"): [0.31, 0.5, 0.9, 0.5], ("m1", "single"): [0.30, 0.5, 0.1, 0.5]})
+    category_b = leading_advantage(cells, by="category").set_index("category").loc["B"]
+    assert category_b["best_paradigm"] == "single" and category_b["best_score"] <= 1.0
+    assert dataset_percentile(cells).between(0, 1).all()
 
 
 TWO_MODELS = {**ONE_MODEL, ("m2", "base"): [0.5, 0.5, 0.5, 0.5], ("m2", "single"): [1.0, 0.5, 0.5, 0.5]}

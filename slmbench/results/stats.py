@@ -86,13 +86,26 @@ def composite_z(cells: pd.DataFrame) -> pd.DataFrame:
     return cells.assign(z=z).groupby(CONFIG, sort=False)["z"].mean().rename("composite_z").reset_index()
 
 
+def dataset_percentile(cells: pd.DataFrame) -> pd.Series:
+    """Per cell: the percentile rank of its oriented score among all cells of its dataset, in (0, 1]
+    (rank / count, ties averaged; 1 = the best configuration of that dataset; NaN where no score).
+
+    Unlike raw scores it puts every metric on one scale with one direction (F1 and RMSE can be
+    averaged), and unlike a z-score it is never near 0, so a relative lead over it stays finite.
+    """
+    return oriented_score(cells).groupby(cells["dataset"]).rank(method="average", pct=True)
+
+
 def leading_advantage(cells: pd.DataFrame, by: str = "model") -> pd.DataFrame:
     """Per model (by="model") or task category (by="category"): the best paradigm's lead over the runner-up.
 
-    Each paradigm's score is the mean oriented score of the group's cells (lower-is-better metrics
-    enter negated); advantage = (s_best - s_second) / (|s_second| + 1e-8) x 100.
+    Each paradigm's score is the mean, over the group's cells, of each cell's per-dataset
+    percentile rank among all configurations (`dataset_percentile`; taken from the column
+    `dataset_percentile` when the frame has it, so that a subset keeps the ranks of the whole
+    run); advantage = (s_best - s_second) / (|s_second| + 1e-8) x 100, the paper's formula.
     """
-    means = cells.assign(oriented=oriented_score(cells)).groupby([by, "paradigm"], sort=False)["oriented"].mean()
+    percentile = cells["dataset_percentile"] if "dataset_percentile" in cells else dataset_percentile(cells)
+    means = cells.assign(score_used=percentile).groupby([by, "paradigm"], sort=False)["score_used"].mean()
     rows = []
     for group, scores in means.groupby(level=by, sort=False):
         ranked = scores.droplevel(by).dropna().sort_values(ascending=False)

@@ -30,6 +30,7 @@ from .stats import (
     compare_paradigms,
     composite_z,
     config_summary,
+    dataset_percentile,
     leading_advantage,
     pareto_frontier,
     table2_ci,
@@ -178,7 +179,10 @@ def nrq_table(
 
 def leading_table(cells: pd.DataFrame) -> pd.DataFrame:
     """The best paradigm's lead over the runner-up (%): per model, per task category, and per
-    model within each category (the cells of the heatmap). Column `level` says which."""
+    model within each category (the cells of the heatmap). Column `level` says which. The score
+    compared is the mean per-dataset percentile rank among all configurations of the run
+    (`stats.dataset_percentile`, ranked once over every cell)."""
+    cells = cells.assign(dataset_percentile=dataset_percentile(cells))
     frames = [
         leading_advantage(cells, "model").assign(level="model", category=ALL_CATEGORIES),
         leading_advantage(cells, "category").assign(level="category", model=""),

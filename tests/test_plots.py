@@ -6,6 +6,7 @@ import pytest
 from test_tables import hand_cells
 from slmbench.results import catalog, figures
 from slmbench.results.figures import cost_axis, failures_by_paradigm, nrq_vs_size
+from slmbench.results.stats import composite_z
 from slmbench.results.tables import leading_table, nrq_table, pareto_table
 
 
@@ -29,7 +30,7 @@ def test_every_figure_is_drawn(tmp_path, base_only):
         cells = cells.loc[cells["paradigm"] == "base"].assign(energy_mj_per_token=np.nan)
     cells = cells.assign(size_b=cells["model"].map({"m1": 0.5, "m2": None}).astype(float))
     pareto, leading, nrq = _inputs(cells)
-    tables = {"cells": cells, "pareto": pareto, "leading_advantage": leading, "nrq": nrq}
+    tables = {"cells": cells, "pareto": pareto, "leading_advantage": leading, "nrq": nrq, "composite_z": composite_z(cells)}
     for figure in catalog.FIGURES:  # as scripts/plot.py draws them
         getattr(figures, figure.draw)(*(tables[name] for name in figure.inputs), tmp_path / f"{figure.name}.png")
     for figure in catalog.FIGURES:
@@ -46,3 +47,19 @@ def test_failures_figure_without_failures(tmp_path):
     cells = hand_cells().assign(failures_turn_limit=0)
     failures_by_paradigm(cells, tmp_path / "f.png")
     assert (tmp_path / "f.png").stat().st_size > 3000
+
+
+def test_failure_legend_maps_every_kind_onto_the_papers_figure_4():
+    from slmbench.results.figures import PAPER_FAILURE_CATEGORY
+    from slmbench.trace import FAILURE_KINDS
+
+    assert set(PAPER_FAILURE_CATEGORY) == set(FAILURE_KINDS)
+
+
+def test_quality_vs_cost_uses_a_log_axis(tmp_path, monkeypatch):
+    import matplotlib.axes
+
+    scales = []
+    monkeypatch.setattr(matplotlib.axes.Axes, "set_xscale", lambda self, value, **kw: scales.append(value))
+    figures.quality_vs_cost(pareto_table(hand_cells()), tmp_path / "q.png")
+    assert scales == ["log", "log"]

@@ -88,6 +88,7 @@ FIGURES: tuple[Figure, ...] = (
     Figure("failures", "failure kinds per paradigm", "Failures", "failures", "failures_by_paradigm", ("cells",)),
     Figure("pareto", "Pareto frontier", "Cost", "pareto", "pareto_plot", ("pareto",)),
     Figure("nrq_vs_size", "NRQ against model size", "Quality", "nrq_vs_size", "nrq_vs_size", ("nrq", "cells")),
+    Figure("z_vs_size", "composite z against model size", "Quality", "z_vs_size", "z_vs_size", ("composite_z", "cells")),
 )  # fmt: skip
 
 

@@ -68,7 +68,7 @@ def cost_axis(configs: pd.DataFrame) -> tuple[str, str]:
 
 def quality_vs_cost(configs: pd.DataFrame, path: str) -> None:
     """The paper's Fig. 2: one point per model x paradigm, quality (NRQ and composite z) against
-    energy per token, or latency when no energy was measured."""
+    energy per token, or latency when no energy was measured, on a log axis as the paper's."""
     cost, label = cost_axis(configs)
     colour, marker = _styles(configs)
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
@@ -77,7 +77,12 @@ def quality_vs_cost(configs: pd.DataFrame, path: str) -> None:
             x, y = getattr(row, cost), getattr(row, quality)
             if x == x and y == y:
                 ax.scatter(x, y, color=colour[row.model], marker=marker[row.paradigm], s=50)
-        ax.set_xlabel(label)
+        if (configs[cost] > 0).any():
+            ax.set_xscale("log")
+            label_used = f"{label}, log scale"
+        else:
+            label_used = label
+        ax.set_xlabel(label_used)
         ax.set_ylabel(title)
         ax.axhline(0, color="grey", linewidth=0.6)
         ax.grid(alpha=0.3)
@@ -123,8 +128,23 @@ def best_paradigm_heatmap(leading: pd.DataFrame, path: str, cap: float = 100.0) 
     plt.close(fig)
 
 
+# The paper's Figure 4 categories for each failure kind of slmbench.trace.FAILURE_KINDS. Its "timeout"
+# has no counterpart: a request that times out is retried and then fails the job, not the sample.
+PAPER_FAILURE_CATEGORY = {
+    "context_length_exceeded": "context length exceeded",
+    "no_final_answer": "no final answer",
+    "turn_limit": "no final answer",
+    "malformed_action": "no final answer (malformed output)",
+    "unknown_tool": "no final answer (malformed output)",
+    "tool_error": "no final answer (tool error)",
+    "no_delegation": "no delegation",
+    "delegation_failure": "delegation failure (incl. loops, cut at max_delegations)",
+}
+
+
 def failures_by_paradigm(cells: pd.DataFrame, path: str) -> None:
-    """The paper's Fig. 4: failure kinds per paradigm, stacked, as a share of the paradigm's samples."""
+    """The paper's Fig. 4: failure kinds per paradigm, stacked, as a share of the paradigm's samples;
+    the legend names each kind's category in the paper's figure (PAPER_FAILURE_CATEGORY)."""
     kinds = [c for c in cells.columns if c.startswith("failures_")]
     grouped = cells.groupby("paradigm", sort=False)
     shares = grouped[kinds].sum().div(grouped["n"].sum(), axis=0) * 100
@@ -133,13 +153,15 @@ def failures_by_paradigm(cells: pd.DataFrame, path: str) -> None:
     bottom = np.zeros(len(shares))
     colours = plt.get_cmap("tab10")
     for i, kind in enumerate(shares.columns):
-        ax.bar(shares.index, shares[kind], bottom=bottom, label=kind.removeprefix("failures_").replace("_", " "), color=colours(i % 10))
+        name = kind.removeprefix("failures_")
+        label = f"{name.replace('_', ' ')} -> paper: {PAPER_FAILURE_CATEGORY.get(name, 'none')}"
+        ax.bar(shares.index, shares[kind], bottom=bottom, label=label, color=colours(i % 10))
         bottom += shares[kind].to_numpy()
     if shares.shape[1] == 0:
         ax.bar(grouped["n"].sum().index, 0)
         ax.text(0.5, 0.5, "no failures", transform=ax.transAxes, ha="center")
     else:
-        ax.legend(fontsize=7, title="failure kind", title_fontsize=7)
+        ax.legend(fontsize=7, title="failure kind -> the paper's Figure 4 category", title_fontsize=7)
     ax.set_ylabel("failed samples (% of the paradigm's samples)")
     ax.set_title("Failure kinds per paradigm", fontsize=10)
     fig.tight_layout()
@@ -176,21 +198,32 @@ def pareto_plot(configs: pd.DataFrame, path: str) -> None:
 def nrq_vs_size(nrq: pd.DataFrame, cells: pd.DataFrame, path: str) -> None:
     """NRQ (with its 95% CI) of each agent paradigm against the model's size in billions of parameters
     (the cells' `size_b`, from the config)."""
+    overall = nrq.loc[nrq["category"] == "(all)"]
+    _quality_vs_size(overall, "nrq", cells, path, "NRQ (gain over base; 95% CI)", "NRQ against model size", ci=("ci_low", "ci_high"))
+
+
+def z_vs_size(composite: pd.DataFrame, cells: pd.DataFrame, path: str) -> None:
+    """Composite z of every paradigm, base included, against model size: the paper's "U-turn" of the
+    base paradigm with size (NRQ cannot show it: base NRQ is 0 by definition)."""
+    _quality_vs_size(composite, "composite_z", cells, path, "composite effectiveness (z)", "Composite z against model size, per paradigm")
+
+
+def _quality_vs_size(frame: pd.DataFrame, column: str, cells: pd.DataFrame, path: str, ylabel: str, title: str, ci: tuple[str, str] | None = None) -> None:
+    """One line per paradigm of `column` (per model x paradigm) against the models' `size_b`, log x."""
     sizes = cells.groupby("model", sort=False)["size_b"].first().to_dict() if "size_b" in cells else {}
-    overall = nrq.loc[nrq["category"] == "(all)"].assign(size_b=lambda f: f["model"].map(lambda m: sizes.get(m)))
-    overall["size_b"] = pd.to_numeric(overall["size_b"], errors="coerce")
-    known = overall.dropna(subset=["size_b"])
+    frame = frame.assign(size_b=pd.to_numeric(frame["model"].map(lambda m: sizes.get(m)), errors="coerce"))
+    known = frame.dropna(subset=["size_b"])
     fig, ax = plt.subplots(figsize=(6, 4))
     colours = plt.get_cmap("tab10")
     groups = list(known.groupby("paradigm", sort=False))
     for i, (paradigm, sub) in enumerate(groups):
         # paradigms side by side around each size (x 1.0 +- a few %), so that the intervals do not overlap
         sub = sub.sort_values("size_b").assign(size_b=lambda f: f["size_b"] * (1 + 0.05 * (i - (len(groups) - 1) / 2)))
-        errors = np.array([sub["nrq"] - sub["ci_low"], sub["ci_high"] - sub["nrq"]]).clip(min=0)
-        ax.errorbar(sub["size_b"], sub["nrq"], yerr=np.nan_to_num(errors), marker=MARKERS[i % len(MARKERS)], capsize=3, label=paradigm, color=colours(i % 10))
+        errors = np.array([sub[column] - sub[ci[0]], sub[ci[1]] - sub[column]]).clip(min=0) if ci else None
+        ax.errorbar(sub["size_b"], sub[column], yerr=None if errors is None else np.nan_to_num(errors), marker=MARKERS[i % len(MARKERS)], capsize=3, label=paradigm, color=colours(i % 10))
         for row in sub.itertuples():
-            ax.annotate(row.model, (row.size_b, row.nrq), fontsize=6, xytext=(3, 3), textcoords="offset points")
-    missing = sorted(set(overall["model"]) - set(known["model"]))
+            ax.annotate(row.model, (row.size_b, getattr(row, column)), fontsize=6, xytext=(3, 3), textcoords="offset points")
+    missing = sorted(set(frame["model"]) - set(known["model"]))
     if known.empty:
         ax.text(0.5, 0.5, "no model has size_b in the config", transform=ax.transAxes, ha="center")
     else:
@@ -198,8 +231,8 @@ def nrq_vs_size(nrq: pd.DataFrame, cells: pd.DataFrame, path: str) -> None:
         ax.legend(fontsize=8, title="paradigm")
     ax.axhline(0, color="grey", linewidth=0.6)
     ax.set_xlabel("model size (billion parameters, log scale)" + (f"; no size: {', '.join(missing)}" if missing else ""), fontsize=8)
-    ax.set_ylabel("NRQ (gain over base; 95% CI)")
-    ax.set_title("NRQ against model size", fontsize=10)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=10)
     ax.grid(alpha=0.3)
     fig.tight_layout()
     fig.savefig(path, dpi=120)

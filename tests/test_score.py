@@ -75,3 +75,22 @@ def test_score_cell_bootstrap_interval_of_the_score():
     assert (again["score_ci_low"], again["score_ci_high"]) == (summary["score_ci_low"], summary["score_ci_high"])
     perfect, _ = score_cell([record(s, s["gold"]) for s in FPB], FPB, None, n_boot=50, seed=0)
     assert perfect["score_ci_low"] == perfect["score_ci_high"] == perfect["score"] == 1.0
+
+
+def test_score_cell_carries_the_finben_exact_score_beside_the_primary_one():
+    """Outputs on which the rules disagree: FinBen takes the first label of the choice list found as a
+    substring, slmbench the label named earliest; a failed sample is an empty output for FinBen."""
+    from sklearn.metrics import f1_score
+
+    samples = FPB[:3]
+    outputs = [f"not {w}; it is {samples[0]['gold']}" for w in ("negative",)] + ["positive", "neutral, not negative"]
+    gens = [record(s, o) for s, o in zip(samples, outputs)]
+    gens[1]["failure"] = "no_final_answer"
+    summary, _ = score_cell(gens, FPB)
+    golds = [s["gold"] for s in samples]
+    # FinBen, by hand: the choice list is positive, negative, neutral
+    finben = []
+    for output in ("" if g["failure"] else g["output"] for g in gens):
+        finben.append(next((c for c in samples[0]["choices"] if c in output.lower()), "missing"))
+    assert summary["score_finben"] == pytest.approx(f1_score(golds, finben, average="weighted", labels=list(set(golds))))
+    assert "score" in summary and summary["metric"] == "f1_weighted"

@@ -149,7 +149,7 @@ def failures_by_paradigm(cells: pd.DataFrame, path: str) -> None:
     grouped = cells.groupby("paradigm", sort=False)
     shares = grouped[kinds].sum().div(grouped["n"].sum(), axis=0) * 100
     shares = shares.loc[:, shares.sum(axis=0) > 0]
-    fig, ax = plt.subplots(figsize=(1.5 + 1.3 * len(shares), 3.8))
+    fig, ax = plt.subplots(figsize=(6.0 + 1.3 * len(shares), 3.8))  # room for the legend on the right
     bottom = np.zeros(len(shares))
     colours = plt.get_cmap("tab10")
     for i, kind in enumerate(shares.columns):
@@ -161,7 +161,7 @@ def failures_by_paradigm(cells: pd.DataFrame, path: str) -> None:
         ax.bar(grouped["n"].sum().index, 0)
         ax.text(0.5, 0.5, "no failures", transform=ax.transAxes, ha="center")
     else:
-        ax.legend(fontsize=7, title="failure kind -> the paper's Figure 4 category", title_fontsize=7)
+        ax.legend(fontsize=7, title="failure kind -> the paper's Figure 4 category", title_fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1))
     ax.set_ylabel("failed samples (% of the paradigm's samples)")
     ax.set_title("Failure kinds per paradigm", fontsize=10)
     fig.tight_layout()
@@ -227,7 +227,12 @@ def _quality_vs_size(frame: pd.DataFrame, column: str, cells: pd.DataFrame, path
     if known.empty:
         ax.text(0.5, 0.5, "no model has size_b in the config", transform=ax.transAxes, ha="center")
     else:
+        from matplotlib.ticker import NullFormatter
+
         ax.set_xscale("log")
+        ticks = sorted(known["size_b"].unique())
+        ax.set_xticks(ticks, [f"{t:g}" for t in ticks], fontsize=7, rotation=45)  # the models' sizes, not log decades
+        ax.xaxis.set_minor_formatter(NullFormatter())
         ax.legend(fontsize=8, title="paradigm")
     ax.axhline(0, color="grey", linewidth=0.6)
     ax.set_xlabel("model size (billion parameters, log scale)" + (f"; no size: {', '.join(missing)}" if missing else ""), fontsize=8)

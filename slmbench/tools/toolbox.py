@@ -83,7 +83,7 @@ def effective_backend(config: Mapping[str, Any]) -> tuple[str, str]:
     """(the backend a tool will search, a notice when that is the local corpus instead of the
     configured online backend, "" otherwise). Only `offline_fallback: local` substitutes."""
     kind = config.get("backend", DEFAULTS["backend"])
-    if kind not in ONLINE_BACKENDS or config.get("offline_fallback", DEFAULTS["offline_fallback"]) != "local":
+    if kind not in ONLINE_BACKENDS or config.get("offline_fallback", "none") != "local":
         return kind, ""
     host = probe_host(config)
     if reachable(host, timeout_s=min(PROBE_TIMEOUT_S, float(config.get("timeout_s", DEFAULTS["timeout_s"])))):

@@ -280,7 +280,7 @@ def test_online_backend_without_network_falls_back_to_the_local_corpus_and_says_
     monkeypatch.setenv("SLMBENCH_OFFLINE", "1")  # deterministic: every online probe fails at once
     wiki = {"backend": "wikipedia", "offline_fallback": "local"}
     backend, notice = effective_backend(wiki)
-    assert backend == "local" and "substituting the local corpus" in notice and "en.wikipedia.org" in notice
+    assert backend == "local" and "substituting the local corpus" in notice and "SLMBENCH_OFFLINE=1" in notice
     assert effective_backend({"backend": "wikipedia"}) == ("wikipedia", "")  # no fallback configured: never substitutes
     assert effective_backend({"backend": "local", "offline_fallback": "local"}) == ("local", "")
     paradigms = {"base": {"kind": "base"}, "single_agent": {"kind": "single_agent", "tools": {"wikipedia_search": wiki, "web_search": {"backend": "web", "offline_fallback": "local"}}}}
@@ -291,6 +291,17 @@ def test_online_backend_without_network_falls_back_to_the_local_corpus_and_says_
     assert settings["tools"]["wikipedia_search"]["backend"] == "local"
     assert settings["tools"]["wikipedia_search"]["index"] == "resources/search_index"
     assert log.getvalue().count("substituting the local corpus") == 2
+
+
+def test_an_unreachable_host_is_named_in_the_notice(monkeypatch):
+    from slmbench.tools import toolbox
+
+    monkeypatch.delenv("SLMBENCH_OFFLINE", raising=False)
+    monkeypatch.setattr(toolbox, "_reachable", lambda host, port, timeout_s: False)
+    _, notice = toolbox.effective_backend({"backend": "wikipedia", "offline_fallback": "local", "api_url": "https://wiki.example.org/w/api.php"})
+    assert "wiki.example.org:443 did not answer" in notice
+    monkeypatch.setattr(toolbox, "_reachable", lambda host, port, timeout_s: True)
+    assert toolbox.effective_backend({"backend": "web", "offline_fallback": "local"}) == ("web", "")
 
 
 def test_reachability_probe_is_bounded():

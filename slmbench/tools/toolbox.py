@@ -88,9 +88,10 @@ def effective_backend(config: Mapping[str, Any]) -> tuple[str, str]:
     host = probe_host(config)
     if reachable(host, timeout_s=min(PROBE_TIMEOUT_S, float(config.get("timeout_s", DEFAULTS["timeout_s"])))):
         return kind, ""
+    why = "SLMBENCH_OFFLINE=1" if os.environ.get("SLMBENCH_OFFLINE") == "1" else f"{host}:443 did not answer within {PROBE_TIMEOUT_S:g} s"
     return "local", (
-        f"{kind} search cannot be reached from {socket.gethostname()} ({host}:443 did not answer within "
-        f"{PROBE_TIMEOUT_S:g} s): substituting the local corpus (offline_fallback: local), not the paper's online search"
+        f"{kind} search cannot be reached from {socket.gethostname()} ({why}): "
+        "substituting the local corpus (offline_fallback: local), not the paper's online search"
     )
 
 

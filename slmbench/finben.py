@@ -26,11 +26,13 @@ sample's scoring item in the shape its task type's aggregate in `slmbench.metric
 
 from __future__ import annotations
 
+import bisect
 import re
 from typing import Any
 
 from .metrics import abstractive_item, bio_entities, classification_item, ner_gold_tags, regression_item, rouge_scores, selected_sentences
 from .answers import CATEGORY_SYNONYMS, TOKEN_LABEL_DATASETS
+from .records import as_list
 from .registry import DatasetSpec
 
 _UNSIGNED_NUMBER = re.compile(r"[0-9]+(?:\.[0-9]+)?")
@@ -72,7 +74,9 @@ def entity_tags(output: str, text: str) -> list[str]:
     for word in words:
         offsets.append(position)
         position += len(word) + 1
-    for line in output.split("\n"):
+    # A repeated line tags exactly what its last copy tags again, so only the last copy matters
+    # (keeps a model that repeats one line a thousand times from costing a thousand scans).
+    for line in list(dict.fromkeys(reversed(output.split("\n"))))[::-1]:
         parts = line.split(", ")
         entity, kind = ", ".join(parts[:-1]), parts[-1]
         start = 0
@@ -81,9 +85,9 @@ def entity_tags(output: str, text: str) -> list[str]:
             if start == -1:
                 break
             end = start + len(entity) - 1
-            first = next((i for i, o in enumerate(offsets) if o >= start), None)
-            after = next((i for i, o in enumerate(offsets) if o > end), None)
-            if first is not None and after is not None:
+            first = bisect.bisect_left(offsets, start)  # the first word starting at or after the match
+            after = bisect.bisect_right(offsets, end)  # the first word starting after its last character
+            if after < len(offsets):
                 tags[first] = f"B-{kind}"
                 tags[first + 1 : after] = [f"I-{kind}"] * max(0, after - first - 1)
             start = end + 1
@@ -118,13 +122,12 @@ def qa(spec: DatasetSpec, output: str, sample: dict):
 
 
 def extractive_summary(spec: DatasetSpec, output: str, sample: dict):
-    """FinBen keeps the lines whose label equals the integer 1; its labels are strings, so none."""
-    from .records import as_list
-
+    """FinBen keeps the text lines whose output line equals the integer 1; output lines are strings,
+    so it keeps none and scores an empty summary."""
     gold_labels = as_list(sample["label"]) if sample.get("label") is not None else str(sample["gold"]).split("\n")
     reference = selected_sentences(sample["text"], gold_labels)
     lines = sample["text"].split("\n")
-    kept = [line for line, label in zip(lines, output.split("\n")) if label == 1]  # noqa: never true, as in FinBen
+    kept = [line for line, label in zip(lines, output.split("\n")) if label == 1]  # a str is never 1: as FinBen, nothing
     return rouge_scores("\n".join(kept), reference)
 
 

@@ -168,3 +168,16 @@ def test_polish_answers_in_the_prompts_words_score_under_either_label_set(row):
     assert extract_answer(spec, "no", sample) == sample["gold"]
     assert extract_answer(spec, "Yes, it will go bankrupt.", sample) == row["choices"][1]
     assert score_dataset(spec, [sample], [extract_answer(spec, "no", sample)])["n_missing"] == 0
+
+
+def test_finben_ner_reading_stays_fast_on_a_hostile_output():
+    import time
+
+    text = " ".join(["a"] * 3000) + " ."
+    start = time.monotonic()
+    tags = finben.entity_tags("a, PER\n" * 1000, text)
+    assert time.monotonic() - start < 5.0
+    assert tags[:2] == ["B-PER", "B-PER"] and tags[-1] == "O"
+    # later lines overwrite earlier ones, as in FinBen; a repeated line counts where it last occurs
+    assert finben.entity_tags("A B, PER\nA, ORG\nA B, PER", "A B C") == ["B-PER", "I-PER", "O"]
+    assert finben.entity_tags("A B, PER\nA, ORG", "A B C") == ["B-ORG", "I-PER", "O"]

@@ -11,7 +11,6 @@ include: "rules/generate.smk"
 include: "rules/score.smk"
 include: "rules/tables.smk"
 include: "rules/figures.smk"
-include: "rules/traces.smk"
 
 
 report: "report/workflow.rst"
@@ -30,7 +29,6 @@ localrules:
     aggregate,
     analyze,
     plot,
-    trace_page,
     search_index,
 
 
@@ -44,4 +42,4 @@ rule all:
         rules.aggregate.output,
         rules.analyze.output,
         rules.plot.output,
-        trace_pages(),
+        # The trace pages come with the score jobs (rules/score.smk) that aggregate needs.

@@ -213,7 +213,7 @@ def test_the_fixture_mirror_passes_the_checks(mirror):
 def hub(monkeypatch):
     """A stand-in for the `datasets` package that serves the rows put into it."""
     rows = []
-    monkeypatch.setitem(sys.modules, "datasets", types.SimpleNamespace(load_dataset=lambda hub_id, split: rows))
+    monkeypatch.setitem(sys.modules, "datasets", types.SimpleNamespace(load_dataset=lambda hub_id, split, revision=None: rows))
     return rows
 
 
@@ -253,3 +253,11 @@ def test_a_lone_surrogate_escape_in_a_mirror_row_names_the_line(tmp_path):
     path.write_text(row + "\n")
     with pytest.raises(InvalidRecord, match=r"fpb.jsonl, line 1: not text"):
         read_dataset(path)
+
+
+def test_n_samples_above_the_dataset_size_is_an_error_naming_both_numbers():
+    records = [{"id": i} for i in range(50)]
+    with pytest.raises(ValueError, match=r"n_samples is 60 but dataset 'fpb' has only 50 records"):
+        sample_records(records, 60, seed=3, dataset="fpb")
+    assert sorted(r["id"] for r in sample_records(records, "all", seed=3)) == list(range(50))
+    assert sample_records(records, "all", seed=3)[:10] == sample_records(records, 10, seed=3)

@@ -16,7 +16,8 @@ with open(snakemake.log[0], "w") as log:
         meta = read_meta(meta_path)  # the generation job's energy and hardware
         generations = read_jsonl(generations_path)
         dataset = Path(generations_path).name.removesuffix(".jsonl")
-        summary, rows = score_cell(generations, read_dataset(datasets[dataset]), meta, n_boot=n_boot, seed=seed)
+        rows_read = read_dataset(datasets[dataset], ids={str(g["id"]) for g in generations})  # only the cell's rows
+        summary, rows = score_cell(generations, rows_read, meta, n_boot=n_boot, seed=seed)
         print(f"[score] {summary['model']}/{summary['paradigm']}/{summary['dataset']}: {summary['metric']} = {summary['score']:.4f}", file=log)
         print(f"[score] 95% bootstrap interval ({n_boot} resamples): [{summary['score_ci_low']:.4f}, {summary['score_ci_high']:.4f}]", file=log)
         print(f"[score] energy: {summary['energy_note']}", file=log)

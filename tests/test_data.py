@@ -7,9 +7,9 @@ import types
 
 import pytest
 
-from conftest import REPO
+from conftest import MIRROR, REPO
 from slmbench import registry
-from slmbench.data import DatasetUnavailable, fetch_dataset, load_from_hub, normalize_hub_row, read_mirror, sample_records
+from slmbench.data import DatasetUnavailable, fetch_dataset, load_from_hub, normalize_hub_row, read_dataset, read_mirror, sample_records, write_jsonl
 from slmbench.records import InvalidRecord
 from slmbench.tasks import TASKS, task_of
 
@@ -261,3 +261,17 @@ def test_n_samples_above_the_dataset_size_is_an_error_naming_both_numbers():
         sample_records(records, 60, seed=3, dataset="fpb")
     assert sorted(r["id"] for r in sample_records(records, "all", seed=3)) == list(range(50))
     assert sample_records(records, "all", seed=3)[:10] == sample_records(records, 10, seed=3)
+
+
+def test_reading_some_rows_of_a_dataset_checks_them_and_every_id(tmp_path):
+    rows = [json.loads(line) for line in (MIRROR / "fpb.jsonl").read_text().splitlines()]
+    path = tmp_path / "fpb.jsonl"
+    write_jsonl(path, rows)
+    some = {str(rows[1]["id"]), str(rows[3]["id"])}
+    assert [r["id"] for r in read_dataset(path, ids=some)] == [rows[1]["id"], rows[3]["id"]]
+    write_jsonl(path, rows + [rows[0]])
+    with pytest.raises(InvalidRecord, match="duplicate id"):
+        read_dataset(path, ids=some)
+    write_jsonl(path, [{**rows[1], "gold": "very positive"}, *rows[2:]])
+    with pytest.raises(InvalidRecord, match="gold must be one of the labels"):
+        read_dataset(path, ids=some)

@@ -37,3 +37,20 @@ def test_a_scorer_without_a_vectorized_form_is_called_once_per_resample():
     from slmbench.results.stats import score_many
 
     assert list(score_many(lambda rows: float(len(set(rows))), np.array([[0, 0], [0, 1]]))) == [1.0, 2.0]
+
+
+def test_the_bootstrap_nrq_per_replicate_equals_nrq_exactly():
+    import pandas as pd
+
+    from slmbench.results.stats import _nrq_of_scores, nrq
+
+    rng = np.random.default_rng(0)
+    rows = [{"model": m, "paradigm": p, "dataset": d, "category": registry.get(d).category,
+             "higher_is_better": registry.get(d).higher_is_better, "score": rng.random()}
+            for m in ("a", "b", "c") for p in ("base", "single_agent", "multi_agent") for d in list(registry.DATASETS)[:10]]
+    cells = pd.DataFrame(rows).drop(index=[4]).reset_index(drop=True)  # one cell without its base
+    scores = rng.random((40, len(cells)))
+    scores[3, 5], scores[7, :] = np.nan, 0.0
+    nrq_of = _nrq_of_scores(cells, "base")
+    for row in scores:
+        assert np.array_equal(nrq_of(row), nrq(cells.assign(score=row), "base")["nrq"].to_numpy(), equal_nan=True)

@@ -245,11 +245,34 @@ def bootstrap_nrq(
     draws = [{d: rng.integers(0, n, n) for d, n in n_samples.items()} for _ in range(n_boot)]
     by_dataset = {d: np.array([drawn[d] for drawn in draws]).reshape(n_boot, n) for d, n in n_samples.items()}
     scores = np.column_stack([score_many(scorers[key], by_dataset[key[2]]) for key in keys]) if keys else np.empty((n_boot, 0))
-    replicates = [nrq(cells.assign(score=row), base)["nrq"].to_numpy() for row in scores]
+    nrq_of = _nrq_of_scores(cells, base)
+    replicates = [nrq_of(row) for row in scores]
     result = nrq(cells, base)
     bounds = [_percentile_interval(column, level) for column in np.array(replicates).T]
     result["ci_low"], result["ci_high"] = [b[0] for b in bounds], [b[1] for b in bounds]
     return result
+
+
+def _nrq_of_scores(cells: pd.DataFrame, base: str, eps: float = 1e-8) -> Callable[[np.ndarray], np.ndarray]:
+    """`nrq(cells.assign(score=scores), base)["nrq"].to_numpy()` as a function of the scores, with the
+    base cells and the groups found once: the same gains, grouped by the same groups in the same order
+    (pandas' group mean on each), so the same numbers for a fraction of the time per replicate."""
+    position = pd.Series(np.arange(len(cells)), index=pd.MultiIndex.from_frame(cells[["paradigm", "model", "dataset"]]))
+    base_at = position.reindex(pd.MultiIndex.from_arrays([[base] * len(cells), cells["model"], cells["dataset"]])).to_numpy()
+    has_base = ~np.isnan(base_at)
+    base_at = np.where(has_base, base_at, 0).astype(int)
+    higher = cells["higher_is_better"].astype(bool).to_numpy()
+    by_category = cells.groupby([*CONFIG, "category"], sort=False).ngroup().to_numpy()
+    config_of = cells.groupby(CONFIG, sort=False).ngroup().to_numpy()
+    config_of_category = pd.Series(config_of).groupby(by_category, sort=False).first()
+
+    def nrq_of(scores: np.ndarray) -> np.ndarray:
+        s_base = np.where(has_base, scores[base_at], np.nan)
+        gain = (scores - s_base) / (np.abs(s_base) + eps)
+        means = pd.Series(np.where(higher, gain, -gain)).groupby(by_category, sort=False).mean()
+        return means.groupby(config_of_category[means.index].to_numpy(), sort=False).mean().to_numpy()
+
+    return nrq_of
 
 
 def table2_ci(cells: pd.DataFrame, base: str = "base", n_boot: int = ANALYSIS["n_boot"], seed: int = ANALYSIS["seed"], level: float = 0.95) -> pd.DataFrame:

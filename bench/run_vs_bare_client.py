@@ -72,8 +72,11 @@ def free_port() -> int:
 
 
 def bare_client(prompts: list, weights: Path) -> float:
-    """Server start, 50 requests one at a time, server stop: what a hand-written script would do."""
-    import httpx
+    """Server start, 50 requests one at a time (the OpenAI client), server stop: a hand-written script."""
+    import urllib.error
+    import urllib.request
+
+    import openai
 
     start = time.perf_counter()
     port = free_port()
@@ -82,19 +85,19 @@ def bare_client(prompts: list, weights: Path) -> float:
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         url = f"http://127.0.0.1:{port}/v1"
-        with httpx.Client(timeout=120) as client:
-            while True:
-                try:
-                    if client.get(f"{url}/models").status_code == 200:
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/models", timeout=5) as reply:
+                    if reply.status == 200:
                         break
-                except httpx.HTTPError:
-                    pass
-                if server.poll() is not None:
-                    sys.exit("the bare llama.cpp server exited")
-                time.sleep(0.05)
-            for messages in prompts:
-                reply = client.post(f"{url}/chat/completions", json={"model": "m", "messages": messages, **SAMPLING})
-                reply.raise_for_status()
+            except (urllib.error.URLError, ConnectionError, OSError):
+                pass
+            if server.poll() is not None:
+                sys.exit("the bare llama.cpp server exited")
+            time.sleep(0.05)
+        client = openai.OpenAI(base_url=url, api_key="none", timeout=120)
+        for messages in prompts:
+            client.chat.completions.create(model="m", messages=messages, **SAMPLING)
     finally:
         server.terminate()
         server.wait()

@@ -51,6 +51,15 @@ def generation_env(wildcards):
     return "../envs/sglang.yaml" if engine == "sglang" else "../envs/slmbench.yaml"
 
 
+def generation_conda():
+    """`generation_env` as one path when every model takes the same environment (the paper grid, the
+    demo): Snakemake then has no function to call for each of the generation jobs."""
+    engines = {model["engine"] == "sglang" for model in config["models"].values()}
+    if len(engines) > 1:
+        return generation_env
+    return "../envs/sglang.yaml" if engines == {True} else "../envs/slmbench.yaml"
+
+
 def download_params(wildcards):
     return download_slice(config, wildcards.dataset)
 

@@ -16,6 +16,10 @@ ENGINE_WHEELS ?= $(HOME)/.cache/slmbench/engine-wheels/$(ENGINE_VERSION)-$(shell
 
 .PHONY: install demo report test lint
 
+# EXTRAS: optional dependencies of pyproject.toml for the demo's install (`make install EXTRAS=slurm`
+# on a SLURM login node); `make test` adds the test extra (which brings the SLURM plugin too).
+EXTRAS ?=
+
 $(VENV)/.installed: pyproject.toml Makefile
 	python3 -m venv $(VENV)
 	$(PYTHON) -m pip install -q --upgrade pip
@@ -23,8 +27,12 @@ $(VENV)/.installed: pyproject.toml Makefile
 	  CMAKE_ARGS="$(ENGINE_CMAKE_ARGS)" $(PYTHON) -m pip wheel --no-deps --no-cache-dir \
 	    "llama-cpp-python==$(ENGINE_VERSION)" -w $(ENGINE_WHEELS)
 	$(PYTHON) -m pip install --force-reinstall --no-deps $(ENGINE_WHEELS)/llama_cpp_python-*.whl
-	$(PYTHON) -m pip install -e '.[test]'
+	$(PYTHON) -m pip install -e '.$(if $(EXTRAS),[$(EXTRAS)])'
 	$(PYTHON) -m slmbench.engines.check
+	touch $@
+
+$(VENV)/.installed-test: $(VENV)/.installed
+	$(PYTHON) -m pip install -e '.[test]'
 	touch $@
 
 install: $(VENV)/.installed
@@ -36,9 +44,9 @@ demo: install
 report: install
 	$(SNAKEMAKE) --report results/report.html $(CONFIG_ARGS)
 
-test: install
+test: $(VENV)/.installed-test
 	$(PYTHON) -m pytest -q -rs
 
-lint: install
+lint: $(VENV)/.installed-test
 	$(VENV)/bin/snakefmt --check Snakefile rules/
 	$(SNAKEMAKE) --lint

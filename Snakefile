@@ -11,7 +11,6 @@ include: "rules/generate.smk"
 include: "rules/score.smk"
 include: "rules/tables.smk"
 include: "rules/figures.smk"
-include: "rules/traces.smk"
 
 
 report: "report/workflow.rst"
@@ -32,7 +31,6 @@ localrules:
     aggregate,
     analyze,
     plot,
-    trace_page,
     search_index,
 
 
@@ -46,4 +44,4 @@ rule all:
         rules.aggregate.output,
         rules.analyze.output,
         rules.plot.output,
-        trace_pages(),
+        # The trace pages come with the score jobs (rules/score.smk) that aggregate needs.

@@ -6,10 +6,12 @@ from pathlib import Path
 
 from slmbench.config import (
     WILDCARD_NAME,
-    cell_slice,
-    dataset_slice,
+    CellSlices,
+    canonical,
+    download_slice,
     grid,
     load_workflow_config,
+    mirror_file,
     model_labels,
     run_design,
     search_corpus,
@@ -28,9 +30,14 @@ wildcard_constraints:
     dataset=WILDCARD_NAME,
 
 
+# Every params value is canonical (slmbench.config.canonical: keys sorted), so that the same config
+# with its keys in another order plans nothing.
+cell_slice = CellSlices(config)
+
+
 def generation_params(wildcards):
     """Only this cell's config slice, so that a change elsewhere does not rerun it."""
-    return cell_slice(config, wildcards.model, wildcards.paradigm, wildcards.dataset)
+    return cell_slice(wildcards.model, wildcards.paradigm, wildcards.dataset)
 
 
 def announce_offline_tools():
@@ -56,16 +63,57 @@ def generation_env(wildcards):
     return "../envs/sglang.yaml" if engine == "sglang" else "../envs/slmbench.yaml"
 
 
+def generation_conda():
+    """`generation_env` as one path when every model takes the same environment (the paper grid, the
+    demo): Snakemake then has no function to call for each of the generation jobs."""
+    engines = {model["engine"] == "sglang" for model in config["models"].values()}
+    if len(engines) > 1:
+        return generation_env
+    return "../envs/sglang.yaml" if engines == {True} else "../envs/slmbench.yaml"
+
+
 def download_params(wildcards):
-    return dataset_slice(config, wildcards.dataset)
+    return download_slice(config, wildcards.dataset)
+
+
+def download_input(wildcards):
+    return mirror_file(config, wildcards.dataset)
 
 
 def score_inputs(suffix):
     return [f"results/scores/{m}/{p}/{d}.{suffix}" for m, p, d in grid(config)]
 
 
-def trace_pages():
-    return [f"results/traces/{m}/{p}/{d}.html" for m, p, d in grid(config)]
+def cell_files(folder, suffix):
+    """One file per dataset of a model x paradigm (the wildcards of a score job), in config order."""
+    return [f"{folder}/{{model}}/{{paradigm}}/{d}.{suffix}" for d in config["datasets"]]
+
+
+def score_params(wildcards):
+    """Every dataset's cell slice of this model x paradigm (canonical), by dataset."""
+    model, paradigm = wildcards.model, wildcards.paradigm
+    return {d: cell_slice(model, paradigm, d) for d in sorted(config["datasets"])}
+
+
+def trace_page_outputs():
+    """The trace page of each dataset of a model x paradigm, each an item of the report."""
+    labels = {"model": "{model}", "paradigm": "{paradigm}"}
+    return [
+        trace_page_report(
+            f"results/traces/{{model}}/{{paradigm}}/{d}.html", {**labels, "dataset": d}
+        )
+        for d in config["datasets"]
+    ]
+
+
+def trace_page_report(path, labels):
+    return report(
+        path,
+        caption=caption(catalog.TRACES),
+        category=catalog.TRACES.category,
+        subcategory="{model}",
+        labels=labels,
+    )
 
 
 def caption(item):

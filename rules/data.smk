@@ -1,4 +1,6 @@
 rule download:
+    input:
+        mirror=download_input,
     output:
         "resources/datasets/{dataset}.jsonl",
     log:

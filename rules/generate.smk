@@ -8,7 +8,7 @@ rule generate:
     log:
         "logs/generate/{model}/{paradigm}/{dataset}.log",
     conda:
-        generation_env
+        generation_conda()
     params:
         cell=generation_params,
     script:

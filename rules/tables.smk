@@ -36,6 +36,6 @@ rule analyze:
         "../envs/slmbench.yaml"
     params:
         design=run_design(config),
-        options=config["analysis"],
+        options=canonical(config["analysis"]),
     script:
         "../scripts/analyze.py"

@@ -13,7 +13,7 @@ from slmbench.records import InvalidRecord
 with open(snakemake.log[0], "w") as log:
     ds = snakemake.params.dataset
     try:
-        records, source = fetch_dataset(registry.get(ds["name"]), snakemake.config["data_mirror"], ds["hub_id"], ds["split"])
+        records, source = fetch_dataset(registry.get(ds["name"]), snakemake.config["data_mirror"], ds["hub_id"], ds["split"], ds.get("revision"))
     except (DatasetUnavailable, InvalidRecord) as e:
         message = f"[download] {ds['name']}: {e}"
         print(message, file=log)

@@ -8,6 +8,7 @@ Snakemake's params trigger reruns exactly the cells whose settings changed.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import functools
 import math
 import re
@@ -36,8 +37,15 @@ class ConfigError(ValueError):
 
 
 def load_schema() -> dict[str, Any]:
-    """The schema, with the paradigm kinds of `slmbench.paradigms.KINDS` as the enum of `kind`."""
-    schema = yaml.safe_load(SCHEMA_PATH.read_text())
+    """The schema, with the paradigm kinds of `slmbench.paradigms.KINDS` as the enum of `kind` (a copy:
+    the caller may change it)."""
+    return copy.deepcopy(_schema())
+
+
+@functools.cache
+def _schema() -> dict[str, Any]:
+    # Parsed once per process (every Snakemake start reads it several times), with libyaml when present.
+    schema = yaml.load(SCHEMA_PATH.read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     schema["$defs"]["paradigm"]["properties"]["kind"]["enum"] = list(KINDS)
     return schema
 
@@ -165,10 +173,40 @@ def grid(config: dict[str, Any]) -> Iterator[tuple[str, str, str]]:
                 yield model, paradigm, dataset
 
 
+def canonical(value: Any) -> Any:
+    """`value` with every mapping's keys sorted, all the way down (lists keep their order).
+
+    Snakemake compares a job's params with the recorded ones by `repr`, and a dict's repr follows
+    its key order: without this, the same config written with its keys in another order
+    (`yaml.safe_dump` sorts them) would rerun every cell. Every params value passes through here.
+    """
+    if isinstance(value, dict):
+        return {key: canonical(value[key]) for key in sorted(value, key=str)}
+    if isinstance(value, (list, tuple)):
+        return [canonical(item) for item in value]
+    return value
+
+
 def dataset_slice(config: dict[str, Any], dataset: str) -> dict[str, Any]:
     spec = registry.get(dataset)
     entry = config["datasets"][dataset]
-    return {"name": dataset, "hub_id": entry.get("hub_id", spec.hub_id), "split": entry.get("split", spec.split)}
+    found = {"name": dataset, "hub_id": entry.get("hub_id", spec.hub_id), "split": entry.get("split", spec.split)}
+    return found | ({"revision": entry["revision"]} if "revision" in entry else {})
+
+
+def download_slice(config: dict[str, Any], dataset: str) -> dict[str, Any]:
+    """What decides a stored dataset besides the mirror file (an input of `download`): where on the hub,
+    which revision, and the registry's definition (task type, labels, metric) that its rows are checked
+    and normalized against."""
+    return canonical({**dataset_slice(config, dataset), "definition": dataclasses.asdict(registry.get(dataset))})
+
+
+def mirror_file(config: dict[str, Any], dataset: str) -> list[str]:
+    """The mirror's `<dataset>.jsonl` when the config names a mirror that has it (then `download`
+    reads it, so it is the rule's input: a changed file reruns the dataset and its cells), else []."""
+    mirror = config["data_mirror"]
+    path = Path(mirror) / f"{dataset}.jsonl" if mirror else None
+    return [str(path)] if path and path.is_file() else []
 
 
 def model_slice(config: dict[str, Any], model: str) -> dict[str, Any]:
@@ -193,13 +231,28 @@ def paradigm_slice(config: dict[str, Any], paradigm: str) -> dict[str, Any]:
 
 
 def cell_slice(config: dict[str, Any], model: str, paradigm: str, dataset: str) -> dict[str, Any]:
-    return {
-        "model": model_slice(config, model),
-        "paradigm": paradigm_slice(config, paradigm),
-        "dataset": {**dataset_slice(config, dataset), **config["datasets"][dataset]},
-        "n_samples": config["n_samples"],
-        "seed": config["seed"],
-    }
+    return CellSlices(config)(model, paradigm, dataset)
+
+
+class CellSlices:
+    """`cell_slice` for every cell of one config, each model's, paradigm's and dataset's part made
+    canonical once (the paper grid's 1,440 cells share 24 + 3 + 20 of them): the dry run computes a
+    slice for each generation and score job."""
+
+    def __init__(self, config: dict[str, Any]):
+        self.config = config
+        self.model = functools.cache(lambda name: canonical(model_slice(config, name)))
+        self.paradigm = functools.cache(lambda name: canonical(paradigm_slice(config, name)))
+        self.dataset = functools.cache(lambda name: canonical({**dataset_slice(config, name), **config["datasets"][name]}))
+
+    def __call__(self, model: str, paradigm: str, dataset: str) -> dict[str, Any]:
+        return {  # keys in sorted order, as `canonical` puts them
+            "dataset": self.dataset(dataset),
+            "model": self.model(model),
+            "n_samples": self.config["n_samples"],
+            "paradigm": self.paradigm(paradigm),
+            "seed": self.config["seed"],
+        }
 
 
 def search_corpus(config: dict[str, Any]) -> str:
@@ -217,18 +270,42 @@ def run_settings(config: dict[str, Any]) -> dict[str, Any]:
 # --- what the results half reads of the config (labels and design; nothing here reruns generation) ---
 
 
+# The results half lists models, paradigms and datasets in an order of their own, not the config's
+# key order: a config written with its keys in another order has the same design (and reruns nothing).
+
+
+def model_order(config: dict[str, Any]) -> list[str]:
+    """Models by size (unlabelled last), then name."""
+    size = lambda name: config["models"][name].get("size_b")
+    return sorted(config["models"], key=lambda name: (size(name) is None, size(name) or 0, name))
+
+
+def paradigm_order(config: dict[str, Any]) -> list[str]:
+    """Paradigms by kind (base, single agent, multi-agent: slmbench.paradigms.KINDS), then name."""
+    kinds = list(KINDS)
+    return sorted(config["paradigms"], key=lambda name: (kinds.index(config["paradigms"][name]["kind"]), name))
+
+
+def dataset_order(config: dict[str, Any]) -> list[str]:
+    """Datasets in the registry's order (the paper's)."""
+    known = list(registry.DATASETS)
+    return sorted(config["datasets"], key=known.index)
+
+
 def model_labels(config: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """Each model's label settings (size_b, family): table columns that rerun no generation."""
-    return {name: {"size_b": m.get("size_b"), "family": m.get("family")} for name, m in config["models"].items()}
+    models = config["models"]
+    return {name: {"size_b": models[name].get("size_b"), "family": models[name].get("family")} for name in model_order(config)}
 
 
 def run_design(config: dict[str, Any]) -> dict[str, Any]:
-    """What summary.json reports about the run's design."""
+    """What summary.json reports about the run's design (in the orders above; built the same whatever
+    the config's key order)."""
     labels = model_labels(config)
     return {
-        "models": {name: {"engine": m["engine"], **labels[name]} for name, m in config["models"].items()},
-        "paradigms": dict(config["paradigms"]),
-        "datasets": list(config["datasets"]),
+        "models": {name: {"engine": config["models"][name]["engine"], **labels[name]} for name in labels},
+        "paradigms": {name: canonical(config["paradigms"][name]) for name in paradigm_order(config)},
+        "datasets": dataset_order(config),
         "n_samples": config["n_samples"],
         "seed": config["seed"],
     }

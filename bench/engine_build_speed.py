@@ -3,8 +3,10 @@
 Each build is a folder holding the `llama_cpp` package (for instance a wheel unpacked with
 `unzip -d`). Rounds alternate between the builds; each round starts `python -m llama_cpp.server`
 on SmolLM2-135M with that build first on PYTHONPATH, sends the same FPB prompts at temperature 0
-one at a time, and measures generated tokens per second of request time. Prints each round,
-the median per build and the ratio of the first build's median to the second's.
+one at a time, and measures generated tokens per second of request time and per CPU second of
+the server process (its user + system time from /proc: unlike wall time, it barely moves when
+other programs share the machine). Prints each round, the medians per build and the ratios of
+the first build's medians to the second's.
 
     .venv/bin/python bench/engine_build_speed.py portable=/tmp/site-portable native=/tmp/site-native
 """
@@ -35,8 +37,13 @@ def post(url: str, body: dict) -> dict:
         return json.loads(r.read())
 
 
-def one_round(site: str, threads: int, max_tokens: int) -> float:
-    """Generated tokens per second of request time, over all prompts, on a fresh server."""
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
+def one_round(site: str, threads: int, max_tokens: int) -> tuple[float, float]:
+    """Generated tokens per second of request time and per CPU second, over all prompts, on a fresh server."""
     port = free_port()
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([site, os.environ.get("PYTHONPATH", "")])}
     weights = resolve_weights("smol", WEIGHTS, ROOT / "resources/models")
@@ -56,14 +63,14 @@ def one_round(site: str, threads: int, max_tokens: int) -> float:
                 if server.poll() is not None or time.monotonic() > deadline:
                     sys.exit(f"the server of {site} did not start (exit code {server.poll()})")
                 time.sleep(0.2)
-        tokens, seconds = 0, 0.0
+        tokens, seconds, cpu_before = 0, 0.0, cpu_seconds(server.pid)
         for prompt in PROMPTS:
             start = time.perf_counter()
             reply = post(f"{base}/chat/completions", {"messages": [{"role": "user", "content": prompt}],
                                                       "temperature": 0, "max_tokens": max_tokens, "seed": 0})
             seconds += time.perf_counter() - start
             tokens += reply["usage"]["completion_tokens"]
-        return tokens / seconds
+        return tokens / seconds, tokens / (cpu_seconds(server.pid) - cpu_before)
     finally:
         server.terminate()
         server.wait()
@@ -77,16 +84,17 @@ def main() -> None:
     parser.add_argument("--max-tokens", type=int, default=64)
     args = parser.parse_args()
     builds = dict(b.split("=", 1) for b in args.builds)
-    speeds: dict[str, list[float]] = {name: [] for name in builds}
+    speeds: dict[str, list[tuple[float, float]]] = {name: [] for name in builds}
     for n in range(args.rounds):
         for name, site in builds.items():
-            speeds[name].append(one_round(site, args.threads, args.max_tokens))
-            print(f"round {n + 1}  {name:10s} {speeds[name][-1]:7.1f} generated tokens/s", flush=True)
-    medians = {name: statistics.median(v) for name, v in speeds.items()}
-    for name, median in medians.items():
-        print(f"median     {name:10s} {median:7.1f} generated tokens/s")
-    first, second = medians.values()
-    print(f"ratio {'/'.join(builds)}: {first / second:.2f}")
+            wall, cpu = one_round(site, args.threads, args.max_tokens)
+            speeds[name].append((wall, cpu))
+            print(f"round {n + 1}  {name:10s} {wall:7.1f} tokens/s of request time  {cpu:7.1f} tokens per CPU second", flush=True)
+    medians = {name: [statistics.median(v[i] for v in runs) for i in (0, 1)] for name, runs in speeds.items()}
+    for name, (wall, cpu) in medians.items():
+        print(f"median     {name:10s} {wall:7.1f} tokens/s of request time  {cpu:7.1f} tokens per CPU second")
+    (first_wall, first_cpu), (second_wall, second_cpu) = medians.values()
+    print(f"ratio {'/'.join(builds)}: {first_wall / second_wall:.2f} (request time), {first_cpu / second_cpu:.2f} (CPU time)")
 
 
 if __name__ == "__main__":

@@ -8,6 +8,8 @@ Snakemake's params trigger reruns exactly the cells whose settings changed.
 from __future__ import annotations
 
 import copy
+import hashlib
+import json
 import math
 import re
 from pathlib import Path
@@ -92,7 +94,30 @@ def validate_config(config: dict[str, Any], source: str = "config") -> dict[str,
         needs = {"llamacpp": "weights", "openai": "endpoint"}.get(model["engine"])
         if needs and needs not in model:
             raise ConfigError(f"config key models.{name}.{needs}: required for engine {model['engine']!r}")
+    _check_constrained(config)
     return config
+
+
+def _check_constrained(config: dict[str, Any]) -> None:
+    """Constrained paradigms need an engine that takes a grammar, and room for the grammar's reply."""
+    from .agents.grammar import GrammarError
+
+    constrained = [p for p, entry in config["paradigms"].items() if entry.get("constrain", "none") != "none"]
+    if not constrained:
+        return
+    for name, model in config["models"].items():
+        if model["engine"] == "openai" and not model["endpoint"].get("grammar_field"):
+            raise ConfigError(
+                f"config key models.{name}.endpoint.grammar_field: the paradigm {constrained[0]!r} is constrained "
+                "(constrain: " + config["paradigms"][constrained[0]]["constrain"] + "), and an openai endpoint gets a "
+                "grammar only in the request field this key names (grammar for a llama.cpp server, ebnf for SGLang)"
+            )
+    for model, paradigm, dataset in grid(config):
+        if paradigm in constrained:
+            try:
+                cell_grammars(config, model, paradigm, dataset)
+            except GrammarError as e:
+                raise ConfigError(f"config key paradigms.{paradigm}.constrain (model {model}, dataset {dataset}): {e}") from None
 
 
 def config_key(path: Iterable) -> str:
@@ -168,16 +193,20 @@ def model_slice(config: dict[str, Any], model: str) -> dict[str, Any]:
 
 # The paradigm settings each kind reads; the others cannot change its results.
 PARADIGM_KEYS = {
-    "base": ("kind", "max_tokens"),
-    "single_agent": ("kind", "max_tokens", "max_turns", "tool_output_tokens", "tool_timeout_s", "tools"),
-    "multi_agent": ("kind", "max_tokens", "max_turns", "max_delegations", "tool_output_tokens", "tool_timeout_s", "tools"),
+    "base": ("kind", "max_tokens", "constrain"),
+    "single_agent": ("kind", "max_tokens", "max_turns", "tool_output_tokens", "tool_timeout_s", "tools", "constrain"),
+    "multi_agent": ("kind", "max_tokens", "max_turns", "max_delegations", "tool_output_tokens", "tool_timeout_s", "tools", "constrain"),
 }
 
 
 def paradigm_slice(config: dict[str, Any], paradigm: str) -> dict[str, Any]:
-    """The paradigm's settings its kind reads, and for agents the version of their prompts."""
+    """The paradigm's settings its kind reads, and for agents the version of their prompts.
+
+    `constrain: none` (the default) stays out, so that the params of unconstrained cells are what they
+    were before constrained decoding existed.
+    """
     entry = config["paradigms"][paradigm]
-    kept = {k: v for k, v in entry.items() if k in PARADIGM_KEYS[entry["kind"]]}
+    kept = {k: v for k, v in entry.items() if k in PARADIGM_KEYS[entry["kind"]] and not (k == "constrain" and v == "none")}
     if entry["kind"] != "base":
         from .agents.prompts import PROMPT_VERSION
 
@@ -186,13 +215,34 @@ def paradigm_slice(config: dict[str, Any], paradigm: str) -> dict[str, Any]:
 
 
 def cell_slice(config: dict[str, Any], model: str, paradigm: str, dataset: str) -> dict[str, Any]:
-    return {
+    """What decides a cell's results; a constrained cell adds the digest of the grammars it sends."""
+    cell = {
         "model": model_slice(config, model),
         "paradigm": paradigm_slice(config, paradigm),
         "dataset": {**dataset_slice(config, dataset), **config["datasets"][dataset]},
         "n_samples": config["n_samples"],
         "seed": config["seed"],
     }
+    grammars = cell_grammars(config, model, paradigm, dataset)
+    if grammars:
+        cell["paradigm"]["grammar_sha256"] = hashlib.sha256(json.dumps(grammars, sort_keys=True).encode()).hexdigest()
+    return cell
+
+
+def cell_max_tokens(cell: dict[str, Any]) -> int:
+    """A cell's max_tokens: the dataset's, else the paradigm's, else the model's."""
+    return next(v for v in (cell["dataset"].get("max_tokens"), cell["paradigm"].get("max_tokens"), cell["model"]["sampling"]["max_tokens"]) if v)
+
+
+def cell_grammars(config: dict[str, Any], model: str, paradigm: str, dataset: str) -> dict[str, str]:
+    """The grammars a cell sends, by agent ({} for an unconstrained paradigm)."""
+    from .agents.grammar import paradigm_grammars
+
+    entry = config["paradigms"][paradigm]
+    if entry.get("constrain", "none") == "none":
+        return {}
+    cell = {"model": config["models"][model], "paradigm": entry, "dataset": config["datasets"][dataset]}
+    return paradigm_grammars(entry["kind"], registry.get(dataset), entry["constrain"], cell_max_tokens(cell))
 
 
 def search_corpus(config: dict[str, Any]) -> str:

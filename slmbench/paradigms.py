@@ -16,10 +16,16 @@ ParadigmFn = Callable[[dict[str, Any], DatasetSpec, ChatFn, dict[str, Any]], Awa
 
 
 async def run_base(sample: dict[str, Any], spec: DatasetSpec, chat: ChatFn, settings: dict[str, Any]) -> SampleRun:
-    """Paradigm 1: FinBen's prompt as one user message, the reply (surrogates scrubbed) is the answer."""
+    """Paradigm 1: FinBen's prompt as one user message, the reply (surrogates scrubbed) is the answer.
+
+    With `constrain: answer` (beyond the paper) the reply is decoded under the dataset's answer grammar.
+    """
+    from .agents.grammar import base_grammar
+
     run = SampleRun()
+    grammar = base_grammar(spec, settings["max_tokens"]).text if settings.get("constrain", "none") == "answer" else None
     try:
-        call = await chat([{"role": "user", "content": sample["query"]}], "base")
+        call = await chat([{"role": "user", "content": sample["query"]}], "base", grammar=grammar)
     except ChatError as e:
         return run.fail(e.kind, str(e))
     run.trace.append(call)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
+from slmbench.agents.grammar import check_mode
+
 
 @dataclass(frozen=True)
 class AgentSettings:
@@ -18,6 +20,10 @@ class AgentSettings:
                         {"wikipedia_search": {"backend": "local", "index": "<dir>", "top_k": 3}}
                         (keys documented in slmbench.tools.registry) [{}: local BM25 over
                         the shipped finance corpus for both search tools]
+    constrain           "none" (free text, the paper's protocol), "protocol" or "answer": constrained
+                        decoding (slmbench.agents.grammar) ["none"]
+    max_tokens          the requests' max_tokens, which bounds a grammar's <think>; the generation step
+                        sets the cell's effective value [None: required when constrain is not "none"]
     """
 
     max_turns: int = 5
@@ -25,6 +31,8 @@ class AgentSettings:
     tool_output_tokens: int = 256
     tool_timeout_s: float = 30.0
     tools: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    constrain: str = "none"
+    max_tokens: int | None = None
 
     @classmethod
     def from_mapping(cls, settings: Mapping[str, Any] | None) -> "AgentSettings":
@@ -36,7 +44,11 @@ class AgentSettings:
             tool_output_tokens=int(settings.get("tool_output_tokens", defaults.tool_output_tokens)),
             tool_timeout_s=float(settings.get("tool_timeout_s", defaults.tool_timeout_s)),
             tools=dict(settings.get("tools") or {}),
+            constrain=check_mode(str(settings.get("constrain", defaults.constrain))),
+            max_tokens=int(settings["max_tokens"]) if settings.get("max_tokens") else None,
         )
         if values.max_turns < 1 or values.max_delegations < 1 or values.tool_output_tokens < 1 or values.tool_timeout_s <= 0:
             raise ValueError(f"agent settings must be positive: {values}")
+        if values.constrain != "none" and values.max_tokens is None:
+            raise ValueError("constrained agents need max_tokens: it bounds the grammar's <think>")
         return values

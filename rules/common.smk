@@ -20,6 +20,7 @@ ANALYSIS_TABLES = [
     "leading_advantage",
     "comparisons",
     "pareto",
+    "constrained",  # beyond the paper: paradigms with and without a grammar (slmbench.constrained_view)
 ]
 
 # In place: rules and scripts see the same (validated, defaults filled) dict.

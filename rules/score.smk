@@ -102,6 +102,12 @@ rule analyze:
             category="Failures",
             labels={"table": "failures per model and paradigm"},
         ),
+        constrained_html=report(
+            "results/tables/constrained.html",
+            caption="../report/constrained.rst",
+            category="Failures",
+            labels={"table": "with and without a grammar"},
+        ),
     log:
         "logs/analyze.log",
     conda:

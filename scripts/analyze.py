@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from slmbench.analysis import composite_z
+from slmbench.constrained_view import constrained_page, constrained_table
 from slmbench.data import read_dataset, read_jsonl
 from slmbench.summary import (
     base_paradigm,
@@ -46,7 +47,9 @@ with open(snakemake.log[0], "w") as log:
         "failures": failures_table(cells),
         "costs": cost_table(cells),
     }
-    for name, table in tables.items():
+    constrained = constrained_table(cells, settings["paradigms"])
+    Path(out.constrained_html).write_text(constrained_page(constrained))
+    for name, table in {**tables, "constrained": constrained}.items():
         if name in ("failures", "costs"):
             continue  # HTML only: these are views of cells.csv
         table.to_csv(out[f"{name}_csv"], index=False)

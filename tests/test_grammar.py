@@ -133,6 +133,21 @@ def test_every_argument_type_the_grammar_supports_validates_against_the_schema()
             assert len(args["ticker"]) <= 5 and args["unit"] in ("pct", "bp") and "note" not in args
 
 
+def test_calculator_expressions_under_the_grammar_are_arithmetic():
+    """The calculator's shape (Tool.arg_shapes): its characters, opened by at most one function call."""
+    from slmbench.tools.calculator import calculator_tool
+
+    calculator = calculator_tool()
+    pattern = react_grammar([calculator], get("fpb"), "protocol", 256).regex()
+    expressions = [t.payload["args"]["expression"] for r in sampled(react_grammar([calculator], get("fpb"), "protocol", 256), 300)
+                   if (t := parse_agent_turn(r, {"calculator": calculator})).kind == "action"]
+    assert expressions and all(set(e.split("(", 1)[-1] if e[:1].isalpha() else e) <= set("0123456789.+-*/%(), ") for e in expressions)
+    for expression in ("round((1250 - 1000) / 1000 * 100, 2)", "12% * 3", "(8.7 - 13.1) / 8.7"):
+        reply = act(json.dumps({"tool": "calculator", "args": {"expression": expression}}))
+        assert pattern.fullmatch(reply) and not calculator.run({"expression": expression}).startswith("Error:")
+    assert not pattern.fullmatch(act('{"tool": "calculator", "args": {"expression": "profit rose"}}'))
+
+
 def test_the_grammar_refuses_schemas_it_cannot_express():
     with pytest.raises(GrammarError, match="array"):
         json_value({"type": "object", "properties": {"xs": {"type": "array"}}, "required": ["xs"]}, "t")
@@ -170,6 +185,7 @@ REJECTED = {
     "broken JSON": act('{"tool": "calculator", "args": {"expression": "1"}'),
     "lone surrogate": act('{"tool": "web_search", "args": {"query": "\\ud800"}}'),
     "deep nesting": act('{"tool": "calculator", "args": {"expression": "1"}, "x": ' + "[" * 40 + "]" * 40 + "}"),
+    "words as an expression": act('{"tool": "calculator", "args": {"expression": "gold rate today"}}'),
     "no action or answer": "<think>The sentiment is positive.</think>\nPositive",
     "empty final answer": "<think>ok</think>\n<final_answer>  </final_answer>",
     "bare text": "Positive",
@@ -180,7 +196,11 @@ REJECTED = {
 @pytest.mark.parametrize("name", sorted(REJECTED))
 def test_replies_the_parser_rejects_are_not_in_the_grammar(name):
     reply = REJECTED[name]
-    assert parse_agent_turn(reply, BY_NAME).kind == "none", "the case must be one the parser rejects"
+    turn = parse_agent_turn(reply, BY_NAME)
+    if turn.kind == "action":  # parsed, but the tool refuses it: the grammar keeps to what the tool can run
+        assert BY_NAME[turn.payload["tool"]].run(turn.payload["args"]).startswith("Error:")
+    else:
+        assert turn.kind == "none", "the case must be one the parser rejects"
     for mode in ("protocol", "answer"):
         assert not react_grammar(TOOLS, FPB, mode, 256).regex().fullmatch(reply)
 

@@ -32,10 +32,7 @@ from typing import Any, Collection, Mapping, Sequence
 
 from slmbench.answers import ENTITY_TYPES, _TOKEN_LABEL_DATASETS
 from slmbench.registry import DatasetSpec
-from slmbench.tools.base import Tool
-
-# Bump when the grammars change in a way the cell params cannot see (they hold each cell's grammar digest).
-GRAMMAR_VERSION = 1
+from slmbench.tools.base import TextShape, Tool
 
 CONSTRAIN_MODES = ("none", "protocol", "answer")
 
@@ -240,12 +237,15 @@ def to_gbnf(root) -> str:
 # --- JSON values from a tool's schema --------------------------------------------------------------
 
 
-def json_value(schema: Mapping[str, Any], where: str):
+def json_value(schema: Mapping[str, Any], where: str, shapes: Mapping[str, TextShape] | None = None):
     """The grammar of one JSON value the schema accepts, in the compact form of the prompts' examples.
 
     Objects list their required properties in schema order (optional ones are left out); strings
-    are bounded and hold no escapes. Supported: object, string (enum, maxLength), integer, number, boolean.
+    are bounded and hold no escapes, and a string property with a shape (Tool.arg_shapes) holds only
+    its characters, after at most one of its openers. Supported: object, string (enum, maxLength),
+    integer, number, boolean.
     """
+    shapes = shapes or {}
     if "enum" in schema:
         return alt(*(json.dumps(v) for v in schema["enum"]))
     kind = schema.get("type")
@@ -253,10 +253,11 @@ def json_value(schema: Mapping[str, Any], where: str):
         props = schema.get("properties", {})
         parts: list = ["{"]
         for i, name in enumerate(n for n in props if n in schema.get("required", ())):
-            parts += [", " if i else "", json.dumps(name) + ": ", json_value(props[name], f"{where}.{name}")]
+            value = shaped_string(props[name], shapes[name]) if name in shapes else json_value(props[name], f"{where}.{name}")
+            parts += [", " if i else "", json.dumps(name) + ": ", value]
         return seq(*parts, "}")
     if kind == "string":
-        return seq('"', bounded_text(JSON_START, JSON_TEXT, int(schema.get("maxLength", STRING_CHARS))), '"')
+        return seq('"', bounded_text(JSON_START, JSON_TEXT, _max_chars(schema)), '"')
     if kind == "integer":
         return INTEGER
     if kind == "number":
@@ -266,12 +267,23 @@ def json_value(schema: Mapping[str, Any], where: str):
     raise GrammarError(f"{where}: the grammar cannot express a JSON schema of type {kind!r}")
 
 
+def _max_chars(schema: Mapping[str, Any]) -> int:
+    return int(schema.get("maxLength", STRING_CHARS))
+
+
+def shaped_string(schema: Mapping[str, Any], shape: TextShape):
+    """A JSON string of the shape's characters (no quote, backslash or tag character), opened by at most one opener."""
+    chars = "".join(c for c in shape.chars if c in JSON_TEXT.chars)
+    opener = rep(alt(*shape.openers), 0, 1) if shape.openers else Seq(())
+    return seq('"', opener, bounded_text(Chars(chars.replace(" ", "")), Chars(chars), _max_chars(schema)), '"')
+
+
 def action_grammar(tools: Sequence[Tool]):
     """`<action>{"tool": NAME, "args": {...}}</action>` for one of the tools."""
     if not tools:
         raise GrammarError("an agent without tools cannot act")
     calls = [
-        Rule(f"call-{_rule_name(t.name)}", seq(f'{{"tool": {json.dumps(t.name)}, "args": ', json_value(t.parameters, t.name), "}"))
+        Rule(f"call-{_rule_name(t.name)}", seq(f'{{"tool": {json.dumps(t.name)}, "args": ', json_value(t.parameters, t.name, t.arg_shapes), "}"))
         for t in tools
     ]
     return seq("<action>", alt(*calls), "</action>")

@@ -9,6 +9,9 @@ An episode that runs out of turns ends with the last turn's problem kind, or
 run: its result could no longer be used). A ChatError ends the episode at once
 with its own kind (context_length_exceeded); a server that cannot answer raises
 client.ServerFailure, which ends the job, not the sample.
+
+Under constrained decoding (settings `constrain`, slmbench.agents.grammar) every reply is decoded
+under the agent's grammar, and the last turn's grammar holds only the final answer.
 """
 
 from __future__ import annotations

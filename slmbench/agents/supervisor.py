@@ -12,6 +12,10 @@ neither tag, delegation_failure otherwise. Running out of supervisor turns
 ChatError, in the supervisor or a specialist, ends the sample at once with its
 own kind; a server that cannot answer (client.ServerFailure) is not a sample outcome and
 ends the whole job.
+
+Under constrained decoding (settings `constrain`, slmbench.agents.grammar) every reply of the
+supervisor and the specialists is decoded under its grammar; once no delegation can run (the
+limit is reached, or it is the supervisor's last turn) the supervisor's grammar only answers.
 """
 
 from __future__ import annotations

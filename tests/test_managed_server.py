@@ -163,3 +163,18 @@ def test_a_stale_state_file_pointing_at_another_live_service_is_replaced(tmp_pat
     finally:
         engine.close()
         impostor.kill()
+
+
+def test_a_server_too_busy_to_list_its_models_is_not_taken_for_another_server(tmp_path):
+    """On a loaded machine /v1/models may not answer within its time-out: that is no proof of a foreign server."""
+    import socket
+
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen()  # accepts connections, never answers
+    try:
+        engine = LlamaCppEngine("smol", {"weights": {"path": "x"}, "context_length": 512}, models_dir=tmp_path,
+                                ready_timeout_s=1, idle_timeout_s=0, state_dir=tmp_path, log=None)
+        assert engine.serves(f"http://127.0.0.1:{silent.getsockname()[1]}", "smol") is None
+    finally:
+        silent.close()

@@ -250,22 +250,30 @@ class ManagedServerEngine(Engine):
         except (urllib.error.URLError, OSError, ValueError):
             return False
 
-    def serves(self, base: str, model: str) -> bool:
-        """Whether the server at `base` lists `model`: the proof that it is the one the state file describes."""
+    def serves(self, base: str, model: str) -> bool | None:
+        """Whether the server at `base` lists `model`: the proof that it is the one the state file describes.
+
+        None when it gave no answer in time: a server busy generating on a loaded machine is no proof
+        of another server."""
         try:
             with urllib.request.urlopen(base + "/v1/models", timeout=5) as r:
                 listed = json.loads(r.read(1_000_000))
             return any(isinstance(m, dict) and m.get("id") == model for m in listed.get("data", []))
-        except (urllib.error.URLError, OSError, ValueError, RecursionError, AttributeError, TypeError):
+        except urllib.error.HTTPError:  # an answer, and not a list of models
+            return False
+        except (urllib.error.URLError, OSError):  # no answer (a time-out is an OSError)
+            return None
+        except (ValueError, RecursionError, AttributeError, TypeError):
             return False
 
     def wait_ready(self, state: dict[str, Any], files: ServerFiles) -> Endpoint:
         base = f"http://127.0.0.1:{state['port']}"
         deadline = time.monotonic() + self.ready_timeout_s
         while time.monotonic() < deadline:
-            if self.health_ok(base):
-                if self.serves(base, state["model"]):
-                    return Endpoint(f"{base}/v1", state["model"])
+            serving = self.serves(base, state["model"]) if self.health_ok(base) else None
+            if serving:
+                return Endpoint(f"{base}/v1", state["model"])
+            if serving is False:
                 self.close()
                 raise EngineError(
                     f"port {state['port']} answers, but not as the {self.name} server its supervisor started "

@@ -16,7 +16,7 @@ import pandas as pd
 
 COLUMNS = [
     "model", "paradigm", "constrained", "constrain", "dataset", "n",
-    "completion_free", "completion_grammar", "score_free", "score_grammar", "score_gain",
+    "completion_free", "completion_grammar", "read_free", "read_grammar", "score_free", "score_grammar", "score_gain",
     "failures_free", "failures_grammar",
 ]  # fmt: skip
 ALL_DATASETS = "mean over datasets"
@@ -57,6 +57,7 @@ def constrained_table(cells: pd.DataFrame, paradigms: Mapping[str, Mapping[str, 
             rows.append({
                 "model": model, "paradigm": free, "constrained": constrained, "constrain": mode, "dataset": dataset,
                 "n": int(y["n"]), "completion_free": x["completion_rate"], "completion_grammar": y["completion_rate"],
+                "read_free": 1 - x["n_missing_answer"] / x["n"], "read_grammar": 1 - y["n_missing_answer"] / y["n"],
                 "score_free": x["score"], "score_grammar": y["score"], "score_gain": y["score"] - x["score"],
                 "failures_free": _failures(x), "failures_grammar": _failures(y),
                 "_higher": bool(y.get("higher_is_better", True)),
@@ -70,7 +71,8 @@ def constrained_table(cells: pd.DataFrame, paradigms: Mapping[str, Mapping[str, 
         means.append({
             **group.iloc[0][["model", "paradigm", "constrained", "constrain"]].to_dict(), "dataset": ALL_DATASETS,
             "n": int(group["n"].sum()), "completion_free": group["completion_free"].mean(),
-            "completion_grammar": group["completion_grammar"].mean(), "score_free": higher["score_free"].mean(),
+            "completion_grammar": group["completion_grammar"].mean(), "read_free": group["read_free"].mean(),
+            "read_grammar": group["read_grammar"].mean(), "score_free": higher["score_free"].mean(),
             "score_grammar": higher["score_grammar"].mean(), "score_gain": higher["score_gain"].mean(),
             "failures_free": "", "failures_grammar": "",
         })  # fmt: skip
@@ -88,7 +90,8 @@ def constrained_page(table: pd.DataFrame) -> str:
     per_dataset = table.loc[table["dataset"] != ALL_DATASETS]
     return html_page("With and without a grammar (constrained decoding)", [
         ("Per model, mean over datasets",
-         "Completion: the share of samples that ended with a final answer; score: the dataset's FinBen metric (mean over "
+         "Completion: the share of samples that ended with a final answer; read: the share whose answer the scorer could "
+         "read (a label, a number...); score: the dataset's FinBen metric (mean over "
          "the datasets whose metric is higher-is-better). _free: the paper's paradigm; _grammar: the same paradigm with "
          "every reply decoded under its grammar. The completion it gains is the share of samples that failed only on the "
          "protocol; its score says how well the model solves the task once it cannot break the protocol.", means),

@@ -16,6 +16,7 @@ PARADIGMS = {
 
 def cell(paradigm, dataset, completion, score, higher=True, **failures):
     return {"model": "smol", "paradigm": paradigm, "dataset": dataset, "n": 4, "completion_rate": completion, "score": score,
+            "n_missing_answer": round(4 * (1 - completion)),
             "higher_is_better": higher, **{f"failures_{k}": v for k, v in failures.items()}}
 
 
@@ -34,6 +35,7 @@ def test_completion_and_score_side_by_side_with_the_failures_that_remain():
     table = constrained_table(cells, PARADIGMS)
     fpb = table.loc[(table["constrained"] == "sa_grammar") & (table["dataset"] == "fpb")].iloc[0]
     assert (fpb["completion_free"], fpb["completion_grammar"], fpb["score_gain"]) == (0.0, 1.0, 0.5)
+    assert (fpb["read_free"], fpb["read_grammar"]) == (0.0, 1.0)
     assert fpb["failures_free"] == "3 no_final_answer, 1 malformed_action" and fpb["failures_grammar"] == "none"
     mean = table.loc[(table["constrained"] == "sa_grammar") & (table["dataset"] == ALL_DATASETS)].iloc[0]
     assert mean["completion_grammar"] == 0.875 and mean["score_grammar"] == 0.5  # TSA's RMSE is not averaged in

@@ -142,10 +142,12 @@ def test_calculator_expressions_under_the_grammar_are_arithmetic():
     expressions = [t.payload["args"]["expression"] for r in sampled(react_grammar([calculator], get("fpb"), "protocol", 256), 300)
                    if (t := parse_agent_turn(r, {"calculator": calculator})).kind == "action"]
     assert expressions and all(set(e.split("(", 1)[-1] if e[:1].isalpha() else e) <= set("0123456789.+-*/%(), ") for e in expressions)
-    for expression in ("round((1250 - 1000) / 1000 * 100, 2)", "12% * 3", "(8.7 - 13.1) / 8.7"):
+    assert all("," not in e for e in expressions if not e[:1].isalpha())  # commas separate a function's arguments only
+    for expression in ("round((1250 - 1000) / 1000 * 100, 2)", "12% * 3", "(8.7 - 13.1) / 8.7", "max(1, 2)"):
         reply = act(json.dumps({"tool": "calculator", "args": {"expression": expression}}))
         assert pattern.fullmatch(reply) and not calculator.run({"expression": expression}).startswith("Error:")
-    assert not pattern.fullmatch(act('{"tool": "calculator", "args": {"expression": "profit rose"}}'))
+    for words in ("profit rose", ".01, ", "1,328.80"):  # a tuple is no number
+        assert not pattern.fullmatch(act(json.dumps({"tool": "calculator", "args": {"expression": words}})))
 
 
 def test_the_grammar_refuses_schemas_it_cannot_express():

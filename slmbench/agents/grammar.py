@@ -272,10 +272,16 @@ def _max_chars(schema: Mapping[str, Any]) -> int:
 
 
 def shaped_string(schema: Mapping[str, Any], shape: TextShape):
-    """A JSON string of the shape's characters (no quote, backslash or tag character), opened by at most one opener."""
-    chars = "".join(c for c in shape.chars if c in JSON_TEXT.chars)
-    opener = rep(alt(*shape.openers), 0, 1) if shape.openers else Seq(())
-    return seq('"', opener, bounded_text(Chars(chars.replace(" ", "")), Chars(chars), _max_chars(schema)), '"')
+    """A JSON string of the shape's characters (no quote, backslash or tag character), or one of its
+    openers followed by those and the opened characters."""
+
+    def body(chars: str):
+        chars = "".join(c for c in chars if c in JSON_TEXT.chars)
+        return bounded_text(Chars(chars.replace(" ", "")), Chars(chars), _max_chars(schema))
+
+    plain = body(shape.chars)
+    opened = seq(alt(*shape.openers), body(shape.chars + shape.opened_chars)) if shape.openers else plain
+    return seq('"', alt(plain, opened) if shape.openers else plain, '"')
 
 
 def action_grammar(tools: Sequence[Tool]):

@@ -28,6 +28,7 @@ class TextShape:
 
     chars: str  # the characters the text may hold
     openers: tuple[str, ...] = ()  # words it may start with (say, a function name and its parenthesis)
+    opened_chars: str = ""  # more characters, only after an opener (say, the ',' between a function's arguments)
 
 
 @dataclass(frozen=True)

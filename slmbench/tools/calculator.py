@@ -173,6 +173,7 @@ def calculator_tool() -> Tool:
         },
         fn=_run,
         example_args={"expression": "(1250 - 1000) / 1000 * 100"},
-        # Under a grammar: arithmetic characters, opened by at most one function call (words are no expression).
-        arg_shapes={"expression": TextShape("0123456789.+-*/%(), ", tuple(f"{name}(" for name in _FUNCTIONS))},
+        # Under a grammar: arithmetic characters, opened by at most one function call, whose arguments
+        # alone may be separated by commas (words are no expression, and "1,328.80" would be a tuple).
+        arg_shapes={"expression": TextShape("0123456789.+-*/%() ", tuple(f"{name}(" for name in _FUNCTIONS), ",")},
     )

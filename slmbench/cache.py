@@ -1,7 +1,8 @@
 """A content-addressed cache of chat completions on disk.
 
 A request's key hashes everything that decides its reply: the model fingerprint
-(weights, engine, server flags), the messages and the sampling parameters. One file per
+(weights, engine, server flags), the messages, the sampling parameters and the grammar
+of a constrained request. One file per
 entry, written atomically, so concurrent jobs (and NFS) are safe; a hit never contacts a
 server, which is what lets a killed job resume for free.
 
@@ -37,8 +38,11 @@ def _digest(value: Any) -> str:
     return hashlib.sha256(blob.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def request_key(fingerprint: dict[str, Any], messages: list[dict[str, str]], sampling: dict[str, Any]) -> str:
-    return _digest({"model": fingerprint, "messages": messages, "sampling": sampling})
+def request_key(fingerprint: dict[str, Any], messages: list[dict[str, str]], sampling: dict[str, Any], grammar: str | None = None) -> str:
+    """The key of one request; a grammar (constrained decoding) is part of it, and the key of a
+    request without one is what it was before grammars existed, so those entries stay valid."""
+    request = {"model": fingerprint, "messages": messages, "sampling": sampling}
+    return _digest({**request, "grammar": grammar} if grammar is not None else request)
 
 
 def reply_problem(reply: Any) -> str:

@@ -11,6 +11,10 @@ time-outs are retried with exponential backoff after asking the engine to recove
 cannot answer, `ServerFailure` ends the whole job; no sample is ever recorded as a
 server failure. Only a prompt that does not fit the context window is the model's
 outcome (`ChatError("context_length_exceeded")`).
+
+A constrained request carries its grammar in the request body field the engine reads
+(`grammar_field`: llama.cpp's `grammar`, SGLang's `ebnf`); a server that rejects the
+grammar answers 400, which, like every refused request, fails the job.
 """
 
 from __future__ import annotations
@@ -48,6 +52,10 @@ class ServerFailure(RuntimeError):
     """The server could not answer a request even after retries and restarts: the job must fail."""
 
 
+class GrammarUnsupported(EngineError):
+    """A constrained request for an engine that has no request field for a grammar."""
+
+
 @dataclass
 class ClientStats:
     sent: int = 0
@@ -71,6 +79,7 @@ class ChatClient:
         api_key: str = "none",
         system_role: bool = True,
         recover_endpoint: Callable[[], Endpoint] | None = None,
+        grammar_field: str | None = None,
     ):
         self._open_endpoint = open_endpoint
         self._recover_endpoint = recover_endpoint or open_endpoint
@@ -83,6 +92,7 @@ class ChatClient:
         self.backoff_s = backoff_s
         self.api_key = api_key
         self.system_role = system_role
+        self.grammar_field = grammar_field
         self.stats = ClientStats()
         self._client: openai.AsyncOpenAI | None = None
         self._endpoint: Endpoint | None = None
@@ -111,27 +121,37 @@ class ChatClient:
                 self.stats.recoveries += 1
             self._connect(endpoint)
 
-    async def chat(self, messages: list[dict[str, str]], agent: str) -> LLMCall:
-        """One completion; the returned call records the messages as the model received them."""
+    async def chat(self, messages: list[dict[str, str]], agent: str, grammar: str | None = None) -> LLMCall:
+        """One completion, constrained to `grammar` (GBNF) when given; the returned call records the
+        messages as the model received them."""
         if not self.system_role:
             messages = fold_system_prompt(messages)
-        key = request_key(self.fingerprint, messages, self.sampling)
+        if grammar is not None and not self.grammar_field:
+            raise GrammarUnsupported(
+                "a constrained paradigm needs an engine that accepts a grammar: llamacpp, sglang, or openai with "
+                "models.<name>.endpoint.grammar_field naming the request field its server reads (grammar for "
+                "llama.cpp, ebnf for SGLang)"
+            )
+        key = request_key(self.fingerprint, messages, self.sampling, grammar)
         hit = self.cache.get(key)
         if hit is not None:
             self.stats.cache_hits += 1
             return LLMCall(agent=agent, messages=messages, cache_hit=True, **hit)
+        body = {self.grammar_field: grammar} if grammar is not None else None
         async with self.semaphore:
-            reply = await self._request(messages)
+            reply = await self._request(messages, body)
         self.cache.put(key, reply)
         return LLMCall(agent=agent, messages=messages, cache_hit=False, **reply)
 
-    async def _request(self, messages: list[dict[str, str]]) -> dict[str, Any]:
+    async def _request(self, messages: list[dict[str, str]], extra_body: dict[str, Any] | None = None) -> dict[str, Any]:
         for attempt in range(self.retries + 1):
             client, endpoint = await self._connection()
             start = time.perf_counter()
             try:
                 self.stats.sent += 1
-                response = await client.chat.completions.create(model=endpoint.model, messages=messages, **self.sampling)
+                response = await client.chat.completions.create(
+                    model=endpoint.model, messages=messages, extra_body=extra_body, **self.sampling
+                )
             except openai.APITimeoutError:
                 problem = f"no reply within {self.timeout_s:g} s (client.timeout_s)"
             except (openai.APIConnectionError, openai.InternalServerError) as e:

@@ -10,6 +10,8 @@ from __future__ import annotations
 import copy
 import dataclasses
 import functools
+import hashlib
+import json
 import math
 import re
 from pathlib import Path
@@ -114,7 +116,30 @@ def validate_config(config: dict[str, Any], source: str = "config") -> dict[str,
         needs = {"llamacpp": "weights", "openai": "endpoint"}.get(model["engine"])
         if needs and needs not in model:
             raise ConfigError(f"config key models.{name}.{needs}: required for engine {model['engine']!r}")
+    _check_constrained(config)
     return config
+
+
+def _check_constrained(config: dict[str, Any]) -> None:
+    """Constrained paradigms need an engine that takes a grammar, and room for the grammar's reply."""
+    from .agents.grammar import GrammarError
+
+    constrained = [p for p, entry in config["paradigms"].items() if entry.get("constrain", "none") != "none"]
+    if not constrained:
+        return
+    for name, model in config["models"].items():
+        if model["engine"] == "openai" and not model["endpoint"].get("grammar_field"):
+            raise ConfigError(
+                f"config key models.{name}.endpoint.grammar_field: the paradigm {constrained[0]!r} is constrained "
+                "(constrain: " + config["paradigms"][constrained[0]]["constrain"] + "), and an openai endpoint gets a "
+                "grammar only in the request field this key names (grammar for a llama.cpp server, ebnf for SGLang)"
+            )
+    for model, paradigm, dataset in grid(config):
+        if paradigm in constrained:
+            try:
+                cell_grammars(config, model, paradigm, dataset)
+            except GrammarError as e:
+                raise ConfigError(f"config key paradigms.{paradigm}.constrain (model {model}, dataset {dataset}): {e}") from None
 
 
 def config_key(path: Iterable) -> str:
@@ -219,10 +244,14 @@ def model_slice(config: dict[str, Any], model: str) -> dict[str, Any]:
 
 
 def paradigm_slice(config: dict[str, Any], paradigm: str) -> dict[str, Any]:
-    """The paradigm's settings its kind reads, and for agents the version of their prompts."""
+    """The paradigm's settings its kind reads, and for agents the version of their prompts.
+
+    `constrain: none` (the default) stays out, so that the params of unconstrained cells are what they
+    were before constrained decoding existed.
+    """
     entry = config["paradigms"][paradigm]
     kind = KINDS[entry["kind"]]
-    kept = {k: v for k, v in entry.items() if k in kind.settings}
+    kept = {k: v for k, v in entry.items() if k in kind.settings and not (k == "constrain" and v == "none")}
     if kind.agents:
         from .agents.prompts import PROMPT_VERSION
 
@@ -246,13 +275,35 @@ class CellSlices:
         self.dataset = functools.cache(lambda name: canonical({**dataset_slice(config, name), **config["datasets"][name]}))
 
     def __call__(self, model: str, paradigm: str, dataset: str) -> dict[str, Any]:
-        return {  # keys in sorted order, as `canonical` puts them
+        """What decides a cell's results; a constrained cell adds the digest of the grammars it sends."""
+        cell = {  # keys in sorted order, as `canonical` puts them
             "dataset": self.dataset(dataset),
             "model": self.model(model),
             "n_samples": self.config["n_samples"],
             "paradigm": self.paradigm(paradigm),
             "seed": self.config["seed"],
         }
+        grammars = cell_grammars(self.config, model, paradigm, dataset)
+        if grammars:
+            digest = hashlib.sha256(json.dumps(grammars, sort_keys=True).encode()).hexdigest()
+            cell["paradigm"] = canonical({**cell["paradigm"], "grammar_sha256": digest})
+        return cell
+
+
+def cell_max_tokens(cell: dict[str, Any]) -> int:
+    """A cell's max_tokens: the dataset's, else the paradigm's, else the model's."""
+    return next(v for v in (cell["dataset"].get("max_tokens"), cell["paradigm"].get("max_tokens"), cell["model"]["sampling"]["max_tokens"]) if v)
+
+
+def cell_grammars(config: dict[str, Any], model: str, paradigm: str, dataset: str) -> dict[str, str]:
+    """The grammars a cell sends, by agent ({} for an unconstrained paradigm)."""
+    from .agents.grammar import paradigm_grammars
+
+    entry = config["paradigms"][paradigm]
+    if entry.get("constrain", "none") == "none":
+        return {}
+    cell = {"model": config["models"][model], "paradigm": entry, "dataset": config["datasets"][dataset]}
+    return paradigm_grammars(entry["kind"], registry.get(dataset), entry["constrain"], cell_max_tokens(cell))
 
 
 def search_corpus(config: dict[str, Any]) -> str:

@@ -17,7 +17,7 @@ from typing import Any, TextIO
 
 from . import registry
 from .cache import RequestCache
-from .config import schema_defaults
+from .config import cell_max_tokens, schema_defaults
 from .client import ChatClient, ServerFailure
 from .data import read_dataset, sample_records, write_jsonl
 from .energy import EnergyMeter
@@ -33,11 +33,7 @@ SEARCH_DEFAULTS = schema_defaults("search_tool")
 
 def cell_sampling(cell: dict[str, Any]) -> dict[str, Any]:
     """The model's sampling settings; max_tokens from the dataset, else the paradigm, where they set one."""
-    sampling = dict(cell["model"]["sampling"])
-    for override in (cell["paradigm"], cell["dataset"]):
-        if override.get("max_tokens"):
-            sampling["max_tokens"] = override["max_tokens"]
-    return sampling
+    return {**cell["model"]["sampling"], "max_tokens": cell_max_tokens(cell)}
 
 
 def to_record(cell: dict[str, Any], spec: registry.DatasetSpec, sample: dict[str, Any], run: SampleRun) -> dict[str, Any]:
@@ -66,9 +62,11 @@ class GenerationFailed(RuntimeError):
 
 
 def paradigm_settings(cell: dict[str, Any], search_index: str | None, log: TextIO | None = None) -> dict[str, Any]:
-    """The paradigm's settings, with the workflow's search index for tools on the local backend;
-    an online tool that cannot be reached and falls back to the local corpus is logged as such."""
-    settings = {**cell["paradigm"], "tools": {name: dict(tool) for name, tool in cell["paradigm"].get("tools", {}).items()}}
+    """The paradigm's settings, with the workflow's search index for tools on the local backend and the
+    cell's max_tokens (a constrained paradigm's grammar leaves room for the reply within it); an online
+    tool that cannot be reached and falls back to the local corpus is logged as such."""
+    tools = {name: dict(tool) for name, tool in cell["paradigm"].get("tools", {}).items()}
+    settings = {**cell["paradigm"], "tools": tools, "max_tokens": cell_max_tokens(cell)}
     for name, tool in settings["tools"].items():
         backend, notice = effective_backend(tool)
         if notice:
@@ -121,11 +119,12 @@ def generate_cell(cell: dict[str, Any], dataset_path: str, out_path: str, *, set
         retries=client_cfg["retries"], backoff_s=client_cfg["backoff_s"], api_key=getattr(engine, "api_key", "none"),
         system_role=model["system_role"],
         recover_endpoint=(lambda: window.recover(engine.recover)) if window else engine.recover,
+        grammar_field=engine.grammar_field,
     )
     label = f"{name}/{cell['paradigm']['name']}/{spec.name}"
     try:
         records = asyncio.run(run_samples(cell, spec, samples, client, log, search_index))
-    except (ServerFailure, EngineError) as e:
+    except (ServerFailure, EngineError) as e:  # EngineError includes a grammar the engine cannot send
         message = (
             f"{label}: the server could not answer, so this cell was not written ({client.stats.sent} requests sent, "
             f"{client.stats.recoveries} server restarts). Every reply received is cached: run the workflow again to "

@@ -20,10 +20,16 @@ ParadigmFn = Callable[[dict[str, Any], DatasetSpec, ChatFn, dict[str, Any]], Awa
 
 
 async def run_base(sample: dict[str, Any], spec: DatasetSpec, chat: ChatFn, settings: dict[str, Any]) -> SampleRun:
-    """Paradigm 1: FinBen's prompt as one user message, the reply (surrogates scrubbed) is the answer."""
+    """Paradigm 1: FinBen's prompt as one user message, the reply (surrogates scrubbed) is the answer.
+
+    With `constrain: answer` (beyond the paper) the reply is decoded under the dataset's answer grammar.
+    """
+    from .agents.grammar import base_grammar
+
     run = SampleRun()
+    grammar = base_grammar(spec, settings["max_tokens"]).text if settings.get("constrain", "none") == "answer" else None
     try:
-        call = await chat([{"role": "user", "content": sample["query"]}], "base")
+        call = await chat([{"role": "user", "content": sample["query"]}], "base", grammar=grammar)
     except ChatError as e:
         return run.fail(e.kind, str(e))
     run.trace.append(call)
@@ -50,11 +56,11 @@ class ParadigmKind:
         return getattr(agents, f"run_{self.name}")
 
 
-_AGENT_SETTINGS = ("max_tokens", "max_turns", "tool_output_tokens", "tool_timeout_s", "tools")
+_AGENT_SETTINGS = ("max_tokens", "max_turns", "tool_output_tokens", "tool_timeout_s", "tools", "constrain")
 KINDS: dict[str, ParadigmKind] = {
     k.name: k
     for k in [
-        ParadigmKind("base", ("kind", "max_tokens"), agents=False),
+        ParadigmKind("base", ("kind", "max_tokens", "constrain"), agents=False),
         ParadigmKind("single_agent", ("kind", *_AGENT_SETTINGS), agents=True),
         ParadigmKind("multi_agent", ("kind", *_AGENT_SETTINGS, "max_delegations"), agents=True),
     ]

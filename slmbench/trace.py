@@ -95,6 +95,7 @@ class ChatError(Exception):
         self.kind = kind
 
 
-# A paradigm talks to the model only through this: (messages, agent name) -> LLMCall.
+# A paradigm talks to the model only through this: (messages, agent name, grammar=None) -> LLMCall,
+# where `grammar` (GBNF text, slmbench.agents.grammar) constrains the reply when given.
 # It raises ChatError(kind, message) when the conversation no longer fits the model.
-ChatFn = Callable[[list[dict[str, str]], str], Awaitable[LLMCall]]
+ChatFn = Callable[..., Awaitable[LLMCall]]

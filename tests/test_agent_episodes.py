@@ -12,7 +12,8 @@ from slmbench.cache import RequestCache
 from slmbench.client import ChatClient
 from slmbench.engines.llamacpp import LlamaCppEngine
 from slmbench.registry import get
-from slmbench.trace import FAILURE_KINDS, LLMCall
+from slmbench.trace import FAILURE_KINDS, LLMCall, ToolCall
+from slmbench.agents.grammar import paradigm_grammars
 
 pytestmark = pytest.mark.slow
 
@@ -76,6 +77,63 @@ def test_a_real_multi_agent_episode(chat, sample):
     specialists = [c for c in calls if c.agent != "supervisor"]
     if run.failure == "no_delegation":
         assert not specialists
+
+
+# --- constrained decoding (beyond the paper): the same agents, every reply decoded under a grammar ---
+
+CONSTRAINED = {**SETTINGS, "constrain": "answer", "max_tokens": 128}
+
+
+def constrained_chat(engine, tmp_path, sent):
+    """A client whose requests carry a grammar in llama.cpp's field, recording (agent, grammar) per call."""
+    client = ChatClient(lambda: engine.endpoint, engine.fingerprint(), RequestCache(tmp_path), {**SAMPLING, "max_tokens": 128},
+                        concurrency=1, grammar_field=engine.grammar_field)
+
+    async def chat(messages, agent, grammar=None):
+        sent.append((agent, grammar))
+        return await client.chat(messages, agent, grammar=grammar)
+
+    return chat
+
+
+def fpb_row(i):
+    return json.loads((MIRROR / "fpb.jsonl").read_text().splitlines()[i])
+
+
+def check_decoded_under_the_grammars(run, sent, kind):
+    """Every reply is in the grammar it was decoded under, and those grammars are the ones the cell's params digest."""
+    expected = paradigm_grammars(kind, get("fpb"), "answer", 128)
+    assert len(sent) == len(run.llm_calls) and all(g in expected.values() for _, g in sent)
+    for call, (agent, grammar) in zip(run.llm_calls, sent):
+        assert call.agent == agent and call.finish_reason == "stop", call
+        final_only = grammar == expected.get(f"{agent}:final")
+        assert ("<final_answer>" in call.output) if final_only else True
+        assert call.output.startswith("<think>") and ("<action>" in call.output or "<delegate>" in call.output or "<final_answer>" in call.output)
+
+
+def test_a_constrained_single_agent_episode_calls_a_tool_and_answers_from_the_label_set(engine, tmp_path):
+    """Unconstrained, SmolLM2 seldom keeps to the tags; under the grammar it acts, reads the observation and answers."""
+    sent = []
+    run = asyncio.run(run_single_agent(fpb_row(0), get("fpb"), constrained_chat(engine, tmp_path, sent), CONSTRAINED))
+    check_episode(run, {"single_agent"})
+    assert not run.failure and run.output in get("fpb").choices
+    tool_calls = [c for c in run.trace if isinstance(c, ToolCall)]
+    assert tool_calls and not tool_calls[0].error and tool_calls[0].tool in ("calculator", "wikipedia_search", "web_search")
+    check_decoded_under_the_grammars(run, sent, "single_agent")
+    assert len({g for _, g in sent}) == 2  # the step grammar, then the last turn's final-answer grammar
+
+
+def test_a_constrained_multi_agent_episode_delegates_to_a_specialist_and_answers(engine, tmp_path):
+    sent = []
+    run = asyncio.run(run_multi_agent(fpb_row(2), get("fpb"), constrained_chat(engine, tmp_path, sent), CONSTRAINED))
+    calls = check_episode(run, {"supervisor", "knowledge", "nlp", "quant"})
+    assert not run.failure and run.output in get("fpb").choices
+    specialists = [c for c in calls if c.agent != "supervisor"]
+    assert calls[0].agent == "supervisor" and "<delegate>" in calls[0].output and specialists
+    # The specialist's final answer came back to the supervisor, which then answered.
+    assert any("specialist answered" in m["content"] for m in calls[-1].messages if m["role"] == "user")
+    assert calls[-1].agent == "supervisor"
+    check_decoded_under_the_grammars(run, sent, "multi_agent")
 
 
 def test_gemma_gets_the_agent_system_prompt_without_a_system_role(tmp_path, sample):

@@ -26,7 +26,7 @@ class ScriptedChat:
         self.script = list(script)
         self.calls = []  # (agent, messages) as received
 
-    async def __call__(self, messages, agent):
+    async def __call__(self, messages, agent, grammar=None):
         assert self.script, f"unexpected extra call by {agent}"
         expected_agent, reply = self.script.pop(0)
         assert agent == expected_agent, f"expected a call by {expected_agent}, got {agent}"

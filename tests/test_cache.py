@@ -17,6 +17,16 @@ def test_the_key_changes_with_everything_that_decides_a_reply():
     assert request_key({**FP, "weights_sha256": "abd"}, MSG, SAMPLING) != base
     assert request_key(FP, [{"role": "user", "content": "hi!"}], SAMPLING) != base
     assert request_key(FP, MSG, {**SAMPLING, "max_tokens": 9}) != base
+    assert request_key(FP, MSG, SAMPLING, 'root ::= "a"') != base != request_key(FP, MSG, SAMPLING, 'root ::= "b"')
+
+
+def test_a_request_without_a_grammar_keeps_the_key_it_had_before_grammars():
+    """The warm demo cache stays valid for unconstrained paradigms: the key of such a request is unchanged."""
+    import hashlib
+    import json
+
+    before = hashlib.sha256(json.dumps({"model": FP, "messages": MSG, "sampling": SAMPLING}, sort_keys=True).encode()).hexdigest()
+    assert request_key(FP, MSG, SAMPLING) == request_key(FP, MSG, SAMPLING, None) == before
 
 
 def test_entries_survive_concurrent_writers(tmp_path):

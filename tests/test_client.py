@@ -182,3 +182,30 @@ def test_a_reply_with_lone_surrogates_is_stored_and_reusable(tmp_path):
     assert call.output == "pos\ufffditive \ufffd"
     json_module.dumps(call.output, ensure_ascii=False).encode("utf-8")
     assert asyncio.run(client.chat(MESSAGES, "base")).cache_hit
+
+
+# --- constrained requests --------------------------------------------------------------------------
+
+GRAMMAR = 'root ::= "positive" | "negative"\n'
+
+
+@pytest.mark.parametrize("field", ["grammar", "ebnf"])  # llama.cpp's and SGLang's request field
+def test_a_grammar_goes_in_the_engines_field_and_into_the_cache_key(tmp_path, field):
+    server = FaultyServer([])
+    client, _ = chat(tmp_path, server.endpoint, grammar_field=field)
+    asyncio.run(client.chat(MESSAGES, "base"))
+    assert field not in server.requests[-1]  # an unconstrained request carries no grammar
+    call = asyncio.run(client.chat(MESSAGES, "base", grammar=GRAMMAR))
+    assert not call.cache_hit and server.requests[-1][field] == GRAMMAR  # the same messages, another request
+    assert {k: server.requests[-1][k] for k in SAMPLING} == SAMPLING
+    assert asyncio.run(client.chat(MESSAGES, "base", grammar=GRAMMAR)).cache_hit and len(server.requests) == 2
+
+
+def test_a_grammar_for_an_engine_without_a_grammar_field_is_refused_before_sending(tmp_path):
+    from slmbench.client import GrammarUnsupported
+
+    server = FaultyServer([])
+    client, opened = chat(tmp_path, server.endpoint)
+    with pytest.raises(GrammarUnsupported, match="grammar_field"):
+        asyncio.run(client.chat(MESSAGES, "base", grammar=GRAMMAR))
+    assert server.requests == [] and opened == []

@@ -66,8 +66,9 @@ def test_a_paradigm_slice_holds_only_what_its_kind_reads(raw):
         paradigm["max_delegations"] = 5  # only the multi-agent system delegates
     for model, paradigm, dataset in grid(config):
         cell = cell_slice(config, model, paradigm, dataset)
-        assert (cell == cell_slice(search, model, paradigm, dataset)) == (paradigm == "base")
-        assert (cell == cell_slice(delegation, model, paradigm, dataset)) == (paradigm != "multi_agent")
+        kind = config["paradigms"][paradigm]["kind"]
+        assert (cell == cell_slice(search, model, paradigm, dataset)) == (kind == "base")
+        assert (cell == cell_slice(delegation, model, paradigm, dataset)) == (kind != "multi_agent")
 
 
 def test_agent_cells_carry_the_prompt_version():
@@ -123,3 +124,54 @@ def test_nan_and_infinities_are_refused_naming_the_key(raw, overlay, key, shown)
         validate_config(config)
     assert f"config key {key}: {shown} is not allowed; every number in the config must be finite" in str(err.value)
     assert str(err.value).count("config key") == 1  # not also "nan is not of type 'integer'"
+
+
+# --- constrained decoding ------------------------------------------------------------------------
+
+
+def with_paradigm(raw, **entry):
+    raw["paradigms"]["grammar"] = entry
+    return raw
+
+
+def test_an_unconstrained_cell_keeps_the_params_it_had_before_grammars(raw):
+    """`constrain: none` stays out of the slice: a warm cache and up-to-date cells stay valid."""
+    config = validate_config(raw)
+    for paradigm in ("base", "single_agent", "multi_agent"):
+        cell = cell_slice(config, "smollm2-135m", paradigm, "fpb")
+        assert "constrain" not in cell["paradigm"] and "grammar_sha256" not in cell["paradigm"]
+
+
+def test_a_constrained_cell_is_a_different_cell_that_names_its_grammars(raw):
+    config = validate_config(with_paradigm(raw, kind="single_agent", max_tokens=96, max_turns=3, constrain="protocol"))
+    free = cell_slice(config, "smollm2-135m", "single_agent", "fpb")["paradigm"]
+    cell = cell_slice(config, "smollm2-135m", "grammar", "fpb")["paradigm"]
+    assert cell["constrain"] == "protocol" and len(cell["grammar_sha256"]) == 64
+    assert {k: v for k, v in cell.items() if k not in ("name", "constrain", "grammar_sha256")} == {k: v for k, v in free.items() if k != "name"}
+    # The grammar depends on the dataset's answer type (in `answer` mode) and on max_tokens (the bound of <think>).
+    answer = validate_config(with_paradigm(copy.deepcopy(raw), kind="single_agent", max_tokens=96, max_turns=3, constrain="answer"))
+    assert cell_slice(answer, "smollm2-135m", "grammar", "fpb")["paradigm"]["grammar_sha256"] != cell["grammar_sha256"]
+    assert cell_slice(answer, "smollm2-135m", "grammar", "fpb") != cell_slice(answer, "smollm2-135m", "grammar", "fomc")
+    longer = validate_config(with_paradigm(copy.deepcopy(raw), kind="single_agent", max_tokens=200, max_turns=3, constrain="protocol"))
+    assert cell_slice(longer, "smollm2-135m", "grammar", "fpb")["paradigm"]["grammar_sha256"] != cell["grammar_sha256"]
+
+
+def test_the_base_paradigm_takes_only_the_answer_constraint(raw):
+    validate_config(with_paradigm(copy.deepcopy(raw), kind="base", constrain="answer"))
+    with pytest.raises(ConfigError, match=r"paradigms.grammar.constrain: 'protocol' is not one of \['none', 'answer'\]"):
+        validate_config(with_paradigm(raw, kind="base", constrain="protocol"))
+
+
+def test_a_grammar_without_room_within_max_tokens_is_refused_before_the_run(raw):
+    with pytest.raises(ConfigError, match=r"paradigms.grammar.constrain .*max_tokens 40 leaves no room.*at least \d+"):
+        validate_config(with_paradigm(raw, kind="single_agent", max_tokens=40, constrain="protocol"))
+
+
+def test_an_openai_endpoint_without_a_grammar_field_is_refused_for_constrained_paradigms(raw):
+    raw["models"]["hosted"] = {"engine": "openai", "endpoint": {"base_url": "http://localhost:9/v1", "model": "m"}}
+    raw["paradigms"] = {name: p for name, p in raw["paradigms"].items() if p.get("constrain", "none") == "none"}
+    validate_config(copy.deepcopy(raw))  # unconstrained: fine
+    with pytest.raises(ConfigError, match=r"models.hosted.endpoint.grammar_field: the paradigm 'grammar' is constrained"):
+        validate_config(with_paradigm(copy.deepcopy(raw), kind="single_agent", max_tokens=96, constrain="protocol"))
+    raw["models"]["hosted"]["endpoint"]["grammar_field"] = "grammar"
+    validate_config(with_paradigm(raw, kind="single_agent", max_tokens=96, constrain="protocol"))

@@ -232,7 +232,7 @@ class ScriptedChat:
         self.replies = list(replies)
         self.requests = []
 
-    async def __call__(self, messages, agent):
+    async def __call__(self, messages, agent, grammar=None):
         json.dumps(messages, ensure_ascii=False).encode("utf-8")  # what the cache's request key does
         self.requests.append((agent, messages))
         reply = self.replies.pop(0)

@@ -320,3 +320,17 @@ def test_a_window_scrapes_a_live_server_around_a_cell(tmp_path):
 
 def test_a_window_that_never_opened_reports_nothing():
     assert server_metrics.Window(lambda: None).finish() is None
+
+
+def test_each_engine_names_the_request_field_its_server_reads_a_grammar_from(tmp_path):
+    """SGLang's OpenAI-compatible endpoint reads an EBNF grammar (xgrammar, GBNF syntax) from `ebnf`;
+    llama.cpp's server from `grammar`; an openai endpoint only from the field its config names."""
+    from slmbench.engines.llamacpp import LlamaCppEngine
+
+    assert engine(tmp_path).grammar_field == "ebnf"
+    assert LlamaCppEngine.grammar_field == "grammar"
+    server = {"ready_timeout_s": 1, "idle_timeout_s": 0, "state_dir": None, "max_restarts": 0}
+    hosted = {"engine": "openai", "endpoint": {"base_url": "http://localhost:9/v1", "model": "m"}}
+    assert make_engine("hosted", hosted, models_dir=tmp_path, server=server).grammar_field is None
+    hosted["endpoint"]["grammar_field"] = "guided_grammar"
+    assert make_engine("hosted", hosted, models_dir=tmp_path, server=server).grammar_field == "guided_grammar"

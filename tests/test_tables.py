@@ -28,11 +28,12 @@ from slmbench.results.tables import (
     scorers,
 )
 from slmbench.registry import DATASETS
+from slmbench.results.constrained import constrained_table
 
 
 def analysis_pages(**tables):
-    """Every catalog table's page, by name."""
-    return {t.name: table_page(t, tables[t.name]) for t in catalog.TABLES}
+    """The page of every catalog table given, by name."""
+    return {t.name: table_page(t, tables[t.name]) for t in catalog.TABLES if t.name in tables}
 
 # (model, paradigm) -> (d1 score [category A, higher is better], d2 score [category B, RMSE])
 SCORES = {("m1", "base"): (0.5, 0.4), ("m1", "agent"): (0.6, 0.2), ("m2", "base"): (0.4, 0.5), ("m2", "agent"): (0.2, 0.5)}
@@ -156,6 +157,7 @@ def test_the_whole_analysis_runs_with_only_base_or_one_model(tmp_path, paradigms
         "pareto": pareto_table(cells, base),
         "failures": failures_table(cells),
         "costs": cells,
+        "constrained": constrained_table(cells, {p: {"kind": "base" if p == "base" else "single_agent"} for p in paradigms}),
     }
     if paradigms == ("base",):
         assert (tables["nrq"]["nrq"] == 0).all() and tables["comparisons"].empty

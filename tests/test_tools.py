@@ -287,7 +287,7 @@ def test_online_backend_without_network_falls_back_to_the_local_corpus_and_says_
     lines = offline_notices(paradigms)
     assert len(lines) == 2 and lines[0].startswith("[tools] paradigm single_agent, wikipedia_search:")
     log = io.StringIO()
-    settings = paradigm_settings({"paradigm": paradigms["single_agent"]}, "resources/search_index", log)
+    settings = paradigm_settings({"paradigm": paradigms["single_agent"], "dataset": {}, "model": {"sampling": {"max_tokens": 64}}}, "resources/search_index", log)
     assert settings["tools"]["wikipedia_search"]["backend"] == "local"
     assert settings["tools"]["wikipedia_search"]["index"] == "resources/search_index"
     assert log.getvalue().count("substituting the local corpus") == 2

@@ -187,3 +187,17 @@ def test_a_killed_generation_job_resumes_from_the_cache(tmp_path):
     records = [json.loads(l) for l in (tmp_path / "results/generations/smol-a/base/fpb.jsonl").read_text().splitlines()]
     assert len(records) == 6
     assert sum(r["cache_hits"] for r in records) >= cached  # nothing generated before the kill was generated again
+
+
+def test_a_constrained_paradigm_adds_only_its_cells_and_answers_from_the_label_set(run):
+    """Beyond the paper: `constrain: answer` on the base paradigm, through the real workflow and llama.cpp's grammar."""
+    config = config_for(run)
+    config["paradigms"]["answer"] = {"kind": "base", "constrain": "answer"}
+    planned = planned_outputs(snakemake(run, config, "-n"))
+    assert planned == {f"results/generations/{m}/answer/{d}.jsonl" for m in ("smol-a", "smol-b") for d in ("fpb", "fiqasa")}
+    result = snakemake(run, config, "results/generations/smol-a/answer/fpb.jsonl")
+    assert result.returncode == 0, result.stderr[-3000:]
+    records = generations(run)["smol-a/answer/fpb.jsonl"]
+    assert len(records) == 4 and all(r["output"] in ("positive", "negative", "neutral") and not r["failure"] for r in records)
+    free = {r["id"]: r for r in generations(run)["smol-a/base/fpb.jsonl"]}
+    assert all(r["messages"] == free[r["id"]]["messages"] for r in records)  # the same prompt; only the decoding differs

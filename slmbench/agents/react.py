@@ -9,6 +9,9 @@ An episode that runs out of turns ends with the last turn's problem kind, or
 run: its result could no longer be used). A ChatError ends the episode at once
 with its own kind (context_length_exceeded); a server that cannot answer raises
 client.ServerFailure, which ends the job, not the sample.
+
+Under constrained decoding (settings `constrain`, slmbench.agents.grammar) every reply is decoded
+under the agent's grammar, and the last turn's grammar holds only the final answer.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import time
 from typing import Any, Mapping
 
 from slmbench.answers import answer_format
+from slmbench.agents.grammar import TurnGrammars, react_turns
 from slmbench.agents.prompts import SINGLE_AGENT_ROLE, react_system_prompt, task_message
 from slmbench.agents.protocol import parse_agent_turn, render_observation
 from slmbench.agents.settings import AgentSettings
@@ -59,11 +63,12 @@ async def run_react(
     system_prompt_prefix: str = SINGLE_AGENT_ROLE,
     tool_output_tokens: int = AgentSettings.tool_output_tokens,
     tool_timeout_s: float = AgentSettings.tool_timeout_s,
+    grammars: TurnGrammars | None = None,
 ) -> str | None:
     """Run one ReAct episode; return the final answer, or None after recording a failure in `run`.
 
-    `system_prompt_prefix` is the agent's role sentence. LLM and tool calls are
-    appended to `run.trace`.
+    `system_prompt_prefix` is the agent's role sentence; `grammars`, when given, constrain every
+    reply (the last turn's to a final answer). LLM and tool calls are appended to `run.trace`.
     """
     by_name = {t.name: t for t in tools}
     messages = [
@@ -73,7 +78,8 @@ async def run_react(
     previous_problem: tuple[str, str] | None = None
     for turn_no in range(1, max_turns + 1):
         try:
-            call = await chat(list(messages), agent)
+            grammar = grammars and (grammars.final if turn_no == max_turns else grammars.step)
+            call = await chat(list(messages), agent, grammar=grammar)
         except ChatError as e:
             run.fail(e.kind, str(e))
             return None
@@ -112,17 +118,24 @@ async def run_single_agent(sample: Mapping[str, Any], spec: DatasetSpec, chat: C
     """
     cfg = AgentSettings.from_mapping(settings)
     run = SampleRun()
+    tools = build_tools(SINGLE_AGENT_TOOLS, cfg.tools)
     answer = await run_react(
         task_message(sample["query"]),
         answer_format(spec),
         chat,
-        build_tools(SINGLE_AGENT_TOOLS, cfg.tools),
+        tools,
         agent=SINGLE_AGENT,
         max_turns=cfg.max_turns,
         run=run,
         system_prompt_prefix=SINGLE_AGENT_ROLE,
         tool_output_tokens=cfg.tool_output_tokens,
         tool_timeout_s=cfg.tool_timeout_s,
+        grammars=agent_grammars(tools, spec, cfg),
     )
     run.output = answer or ""
     return run
+
+
+def agent_grammars(tools: list[Tool], spec: DatasetSpec, cfg: AgentSettings) -> TurnGrammars | None:
+    """The grammars that constrain a ReAct agent's replies, or None when the paradigm is not constrained."""
+    return None if cfg.constrain == "none" else react_turns(tools, spec, cfg.constrain, cfg.max_tokens)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
+from slmbench.agents.grammar import check_mode
 from slmbench.config import schema_defaults
 
 DEFAULTS = schema_defaults("paradigm")  # schemas/config.schema.yaml, $defs.paradigm
@@ -22,6 +23,10 @@ class AgentSettings:
                         {"wikipedia_search": {"backend": "local", "index": "<dir>", "top_k": 3}}
                         (keys documented in slmbench.tools.toolbox) [{}: local BM25 over
                         the shipped finance corpus for both search tools]
+    constrain           "none" (free text, the paper's protocol), "protocol" or "answer": constrained
+                        decoding (slmbench.agents.grammar) ["none"]
+    max_tokens          the requests' max_tokens, which bounds a grammar's <think>; the generation step
+                        sets the cell's effective value [None: required when constrain is not "none"]
     """
 
     max_turns: int = DEFAULTS["max_turns"]
@@ -29,6 +34,8 @@ class AgentSettings:
     tool_output_tokens: int = DEFAULTS["tool_output_tokens"]
     tool_timeout_s: float = float(DEFAULTS["tool_timeout_s"])
     tools: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    constrain: str = DEFAULTS["constrain"]
+    max_tokens: int | None = None
 
     @classmethod
     def from_mapping(cls, settings: Mapping[str, Any] | None) -> "AgentSettings":
@@ -40,7 +47,11 @@ class AgentSettings:
             tool_output_tokens=int(settings.get("tool_output_tokens", defaults.tool_output_tokens)),
             tool_timeout_s=float(settings.get("tool_timeout_s", defaults.tool_timeout_s)),
             tools=dict(settings.get("tools") or {}),
+            constrain=check_mode(str(settings.get("constrain", defaults.constrain))),
+            max_tokens=int(settings["max_tokens"]) if settings.get("max_tokens") else None,
         )
         if values.max_turns < 1 or values.max_delegations < 1 or values.tool_output_tokens < 1 or values.tool_timeout_s <= 0:
             raise ValueError(f"agent settings must be positive: {values}")
+        if values.constrain != "none" and values.max_tokens is None:
+            raise ValueError("constrained agents need max_tokens: it bounds the grammar's <think>")
         return values

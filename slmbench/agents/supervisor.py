@@ -12,6 +12,10 @@ neither tag, delegation_failure otherwise. Running out of supervisor turns
 ChatError, in the supervisor or a specialist, ends the sample at once with its
 own kind; a server that cannot answer (client.ServerFailure) is not a sample outcome and
 ends the whole job.
+
+Under constrained decoding (settings `constrain`, slmbench.agents.grammar) every reply of the
+supervisor and the specialists is decoded under its grammar; once no delegation can run (the
+limit is reached, or it is the supervisor's last turn) the supervisor's grammar only answers.
 """
 
 from __future__ import annotations
@@ -20,9 +24,10 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 from slmbench.answers import answer_format
+from slmbench.agents.grammar import supervisor_turns
 from slmbench.agents.prompts import specialist_message, supervisor_system_prompt, task_message
 from slmbench.agents.protocol import parse_supervisor_turn, render_observation
-from slmbench.agents.react import run_react
+from slmbench.agents.react import agent_grammars, run_react
 from slmbench.agents.settings import AgentSettings
 from slmbench.registry import DatasetSpec
 from slmbench.tools import build_tools, truncate_tokens
@@ -70,22 +75,24 @@ SPECIALISTS: dict[str, Specialist] = {
 
 
 async def _delegate(
-    specialist: Specialist, request: str, query: str, answer_fmt: str, chat: ChatFn, cfg: AgentSettings, run: SampleRun
+    specialist: Specialist, request: str, query: str, spec: DatasetSpec, chat: ChatFn, cfg: AgentSettings, run: SampleRun
 ) -> SampleRun:
     """Run one specialist episode; its calls go into `run.trace`, its outcome into the returned SampleRun."""
     outcome = SampleRun(trace=run.trace)
+    tools = build_tools(specialist.tools, cfg.tools)
     outcome.output = (
         await run_react(
             specialist_message(query, request),
-            answer_fmt,
+            answer_format(spec),
             chat,
-            build_tools(specialist.tools, cfg.tools),
+            tools,
             agent=specialist.name,
             max_turns=cfg.max_turns,
             run=outcome,
             system_prompt_prefix=specialist.role,
             tool_output_tokens=cfg.tool_output_tokens,
             tool_timeout_s=cfg.tool_timeout_s,
+            grammars=agent_grammars(tools, spec, cfg),
         )
         or ""
     )
@@ -105,11 +112,15 @@ async def run_multi_agent(sample: Mapping[str, Any], spec: DatasetSpec, chat: Ch
         {"role": "system", "content": supervisor_system_prompt(summaries, answer_fmt, cfg.max_delegations)},
         {"role": "user", "content": task_message(sample["query"])},
     ]
+    grammars = None if cfg.constrain == "none" else supervisor_turns(SPECIALISTS, spec, cfg.constrain, cfg.max_tokens)
     delegations = 0
     previous_problem: tuple[str, str] | None = None
-    for _ in range(cfg.max_turns):
+    for turn_no in range(1, cfg.max_turns + 1):
+        # Constrained: once no delegation can run (the limit, or the last turn), the grammar only answers.
+        answer_only = turn_no == cfg.max_turns or delegations >= cfg.max_delegations
+        grammar = grammars and (grammars.final if answer_only else grammars.step)
         try:
-            call = await chat(list(messages), SUPERVISOR)
+            call = await chat(list(messages), SUPERVISOR, grammar=grammar)
         except ChatError as e:
             return run.fail(e.kind, str(e))
         run.trace.append(call)
@@ -121,7 +132,7 @@ async def run_multi_agent(sample: Mapping[str, Any], spec: DatasetSpec, chat: Ch
         if turn.kind == "delegate" and delegations < cfg.max_delegations:
             delegations += 1
             name = turn.payload["agent"]
-            outcome = await _delegate(SPECIALISTS[name], turn.payload["task"], sample["query"], answer_fmt, chat, cfg, run)
+            outcome = await _delegate(SPECIALISTS[name], turn.payload["task"], sample["query"], spec, chat, cfg, run)
             if outcome.failure in CHAT_FAILURES:
                 return run.fail(outcome.failure, f"{name}: {outcome.error}")
             problem = ("delegation_failure", f"the {name} specialist gave no answer ({outcome.failure})") if outcome.failure else None

@@ -23,7 +23,10 @@ def make_engine(name: str, cfg: dict[str, Any], *, models_dir: Path, server: dic
         return LlamaCppEngine(name, cfg, models_dir=models_dir, **managed)
     if kind == "openai":
         endpoint = cfg.get("endpoint", {})
-        return OpenAIEndpointEngine(endpoint["base_url"], endpoint.get("model", name), endpoint.get("revision", ""), endpoint.get("api_key_env", "OPENAI_API_KEY"))
+        return OpenAIEndpointEngine(
+            endpoint["base_url"], endpoint.get("model", name), endpoint.get("revision", ""),
+            endpoint.get("api_key_env", "OPENAI_API_KEY"), endpoint.get("grammar_field"),
+        )
     if kind == "sglang":
         return SGLangEngine(name, cfg, **managed)
     raise EngineError(f"models.{name}.engine: unknown engine {kind!r} (known: llamacpp, openai, sglang)")

@@ -23,6 +23,9 @@ class EngineError(RuntimeError):
 class Engine(ABC):
     """Provides an endpoint for one model and identifies what answers there."""
 
+    # The request body field that carries a grammar (GBNF) for constrained decoding; None: no grammars.
+    grammar_field: str | None = None
+
     @abstractmethod
     def fingerprint(self) -> dict[str, Any]:
         """What determines the model's answers (weights, engine, server flags): the cache key's model part."""

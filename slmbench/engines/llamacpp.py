@@ -15,6 +15,8 @@ from .weights import file_sha256, resolve_weights
 class LlamaCppEngine(ManagedServerEngine):
     """`python -m llama_cpp.server` serving one GGUF file on loopback."""
 
+    grammar_field = "grammar"  # llama-cpp-python's chat completion request: a GBNF grammar
+
     def __init__(self, name: str, cfg: dict[str, Any], *, models_dir: Path, **kwargs):
         super().__init__(name, **kwargs)
         self.cfg = cfg

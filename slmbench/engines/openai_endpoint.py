@@ -11,11 +11,13 @@ from .base import Endpoint, Engine
 class OpenAIEndpointEngine(Engine):
     """Talks to `base_url` as `model`; starts and stops nothing."""
 
-    def __init__(self, base_url: str, model: str, revision: str = "", api_key_env: str = "OPENAI_API_KEY"):
+    def __init__(self, base_url: str, model: str, revision: str = "", api_key_env: str = "OPENAI_API_KEY", grammar_field: str | None = None):
         self.base_url = base_url.rstrip("/")
         self.model = model
         self.revision = revision
         self.api_key_env = api_key_env
+        # Which body field the server reads a GBNF grammar from: only the config can say (grammar, ebnf...).
+        self.grammar_field = grammar_field
 
     def fingerprint(self) -> dict[str, Any]:
         # The URL is where the model runs, not what it is: moving a server keeps its cache.

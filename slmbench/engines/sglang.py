@@ -24,6 +24,9 @@ class SGLangEngine(ManagedServerEngine):
 
     # /v1/models answers while the model still warms up; /health_generate runs one generation.
     health_path = "/health_generate"
+    # SGLang's OpenAI-compatible request takes `ebnf` (xgrammar, its default grammar backend, reads GBNF),
+    # `regex` or `json_schema` as extra body fields (docs: advanced_features/structured_outputs).
+    grammar_field = "ebnf"
     server_module = "sglang.launch_server"
 
     def __init__(self, name: str, cfg: dict[str, Any], **kwargs):

@@ -79,6 +79,7 @@ TABLES: tuple[Table, ...] = (
     Table("pareto", "Quality against cost: the Pareto frontier", "Pareto frontier", "Cost", "pareto_table", "build_pareto"),
     Table("costs", "Cost of every cell", "cost per cell", "Cost", "costs", "build_costs", formats=("html",)),
     Table("failures", "Failures", "failures per model and paradigm", "Failures", "failures_table", "build_failures", formats=("html",)),
+    Table("constrained", "Agents with and without a grammar", "constrained decoding", "Quality", "constrained", "build_constrained"),
 )  # fmt: skip
 
 FIGURES: tuple[Figure, ...] = (

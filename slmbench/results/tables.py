@@ -293,3 +293,9 @@ def build_costs(study: Study) -> pd.DataFrame:
 
 def build_failures(study: Study) -> pd.DataFrame:
     return failures_table(study.cells)
+
+
+def build_constrained(study: Study) -> pd.DataFrame:
+    from .constrained import constrained_table
+
+    return constrained_table(study.cells, study.design["paradigms"])

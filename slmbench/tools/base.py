@@ -6,8 +6,8 @@ starts with ``Error:`` so the model can read it as an observation and react.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Callable
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
 
 ERROR_PREFIX = "Error:"
 
@@ -22,6 +22,16 @@ class ToolError(Exception):
 
 
 @dataclass(frozen=True)
+class TextShape:
+    """What a string argument can usefully hold, beyond its JSON schema; read by constrained decoding
+    (slmbench.agents.grammar), not shown in the prompt. The tool still checks its input itself."""
+
+    chars: str  # the characters the text may hold
+    openers: tuple[str, ...] = ()  # words it may start with (say, a function name and its parenthesis)
+    opened_chars: str = ""  # more characters, only after an opener (say, the ',' between a function's arguments)
+
+
+@dataclass(frozen=True)
 class Tool:
     """A callable the agent can invoke with JSON arguments that follow `parameters`."""
 
@@ -30,6 +40,7 @@ class Tool:
     parameters: dict[str, Any]  # JSON schema of the args object
     fn: Callable[[dict[str, Any]], str]
     example_args: dict[str, Any] | None = None  # shown to the model as a usage example
+    arg_shapes: Mapping[str, TextShape] = field(default_factory=dict)  # by argument name, for grammars
 
     def run(self, args: dict[str, Any]) -> str:
         """Run the tool; failures become an ``Error: ...`` text instead of an exception."""

@@ -17,7 +17,7 @@ import re
 import time
 from typing import Any, Callable
 
-from slmbench.tools.base import Tool, ToolError
+from slmbench.tools.base import TextShape, Tool, ToolError
 
 MAX_EXPRESSION_CHARS = 1_000
 MAX_INT_BITS = 1_024  # about 308 decimal digits
@@ -173,4 +173,7 @@ def calculator_tool() -> Tool:
         },
         fn=_run,
         example_args={"expression": "(1250 - 1000) / 1000 * 100"},
+        # Under a grammar: arithmetic characters, opened by at most one function call, whose arguments
+        # alone may be separated by commas (words are no expression, and "1,328.80" would be a tuple).
+        arg_shapes={"expression": TextShape("0123456789.+-*/%() ", tuple(f"{name}(" for name in _FUNCTIONS), ",")},
     )

@@ -126,14 +126,23 @@ def make_backend(config: Mapping[str, Any]) -> Backend:
     raise ValueError(f"unknown search backend {kind!r}; choose one of {', '.join(BACKENDS)}")
 
 
-def build_tool(name: str, config: Mapping[str, Any] | None = None) -> Tool:
-    """One tool by name, configured by `config`."""
+def build_tool(name: str, config: Mapping[str, Any] | None = None, *, backend: Backend | None = None) -> Tool:
+    """One tool by name, configured by `config` (a search tool on `backend` when given)."""
     config = config or {}
     if name == "calculator":
         return calculator_tool()
     if name in _DESCRIPTIONS:
-        return search_tool(name, _DESCRIPTIONS[name], make_backend(config), int(config.get("top_k", DEFAULTS["top_k"])))
+        return search_tool(name, _DESCRIPTIONS[name], backend or make_backend(config), int(config.get("top_k", DEFAULTS["top_k"])))
     raise ValueError(f"unknown tool {name!r}; choose from {', '.join(TOOL_NAMES)}")
+
+
+def _no_backend(query: str, k: int) -> list:
+    raise RuntimeError("tool_schemas() builds tools to be described, not run")
+
+
+def tool_schemas(names: list[str] | tuple[str, ...]) -> list[Tool]:
+    """The tools as prompts and grammars describe them (name, description, JSON schema), with no search backend loaded."""
+    return [build_tool(name, backend=_no_backend) for name in names]
 
 
 def build_tools(names: list[str] | tuple[str, ...], config: Mapping[str, Mapping[str, Any]] | None = None) -> list[Tool]:

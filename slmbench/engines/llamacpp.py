@@ -46,6 +46,6 @@ class LlamaCppEngine(ManagedServerEngine):
             sys.executable, "-m", "llama_cpp.server",
             "--model", str(self.weights_path), "--model_alias", served_model,
             "--host", "127.0.0.1", "--port", str(port),
-            "--n_threads", str(self.cfg.get("server", {}).get("threads", 2)),
+            "--n_threads", str(self.cfg["server"]["threads"]),
             *self.answer_flags(),
         ]

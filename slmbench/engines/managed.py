@@ -31,9 +31,11 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from . import slurm_step
+from ..config import schema_defaults
 from .base import Endpoint, Engine, EngineError
 
 SUPERVISOR_MODULE = "slmbench.engines.server_supervisor"
+SERVER_DEFAULTS = schema_defaults("server")  # schemas/config.schema.yaml, server
 # How long a launcher waits for a new supervisor to record itself (srun may queue the step briefly).
 SUPERVISOR_START_S = 60.0
 # One health request; a busy llama.cpp server answers only after its current generation.
@@ -159,7 +161,7 @@ class ManagedServerEngine(Engine):
     health_path = "/v1/models"
 
     def __init__(self, name: str, *, ready_timeout_s: float, idle_timeout_s: float, state_dir: Path | None = None,
-                 max_restarts: int = 2, log=None):
+                 max_restarts: int = SERVER_DEFAULTS["max_restarts"], log=None):
         self.name = name
         self.ready_timeout_s = ready_timeout_s
         self.idle_timeout_s = idle_timeout_s

@@ -78,11 +78,15 @@ def paradigm_settings(cell: dict[str, Any], search_index: str | None, log: TextI
     return settings
 
 
+def cell_label(cell: dict[str, Any]) -> str:
+    """model/paradigm/dataset: how logs name a cell."""
+    return f"{cell['model']['name']}/{cell['paradigm']['name']}/{cell['dataset']['name']}"
+
+
 async def run_samples(cell, spec, samples, client: ChatClient, log, search_index: str | None = None) -> list[dict[str, Any]]:
     paradigm = get_paradigm(cell["paradigm"]["kind"])
     settings = paradigm_settings(cell, search_index, log)
-    label = f"{cell['model']['name']}/{cell['paradigm']['name']}/{spec.name}"
-    progress = Progress(len(samples), label, log)
+    progress = Progress(len(samples), cell_label(cell), log)
 
     async def one(sample):
         run = await paradigm(sample, spec, client.chat, settings)
@@ -121,7 +125,7 @@ def generate_cell(cell: dict[str, Any], dataset_path: str, out_path: str, *, set
         recover_endpoint=(lambda: window.recover(engine.recover)) if window else engine.recover,
         grammar_field=engine.grammar_field,
     )
-    label = f"{name}/{cell['paradigm']['name']}/{spec.name}"
+    label = cell_label(cell)
     try:
         records = asyncio.run(run_samples(cell, spec, samples, client, log, search_index))
     except (ServerFailure, EngineError) as e:  # EngineError includes a grammar the engine cannot send

@@ -18,6 +18,7 @@ import fcntl
 import hashlib
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -38,6 +39,7 @@ SUPERVISOR_MODULE = "slmbench.engines.server_supervisor"
 SERVER_DEFAULTS = schema_defaults("server")  # schemas/config.schema.yaml, server
 # How long a launcher waits for a new supervisor to record itself (srun may queue the step briefly).
 SUPERVISOR_START_S = 60.0
+MODELS_PATH = "/v1/models"  # lists the served model names: the proof of a server's identity
 # One health request; a busy llama.cpp server answers only after its current generation.
 PROBE_TIMEOUT_S = 10.0
 
@@ -158,7 +160,7 @@ class ServerGone(EngineError):
 class ManagedServerEngine(Engine):
     """An engine whose server this package starts, shares and stops."""
 
-    health_path = "/v1/models"
+    health_path = MODELS_PATH
 
     def __init__(self, name: str, *, ready_timeout_s: float, idle_timeout_s: float, state_dir: Path | None = None,
                  max_restarts: int = SERVER_DEFAULTS["max_restarts"], log=None):
@@ -264,11 +266,14 @@ class ManagedServerEngine(Engine):
         or "down" (no answer yet: loading, busy, hung or gone).
 
         llama.cpp answers /v1/models only between two generations, so "down" is never proof of death.
+        Where /v1/models is the health check itself (llama.cpp), it is asked once.
         """
-        if not self.health_ok(base):
+        if self.health_path != MODELS_PATH and not self.health_ok(base):
             return "down"
         try:
-            with urllib.request.urlopen(base + "/v1/models", timeout=PROBE_TIMEOUT_S) as r:
+            with urllib.request.urlopen(base + MODELS_PATH, timeout=PROBE_TIMEOUT_S) as r:
+                if r.status != 200:
+                    return "down"
                 listed = json.loads(r.read(1_000_000))
         except (urllib.error.URLError, OSError):
             return "down"
@@ -340,7 +345,7 @@ class ManagedServerEngine(Engine):
         with locked(files.lock):
             current = files.read_state()
             if current and current.get("token") == state["token"] and not stale_reason(current):
-                os.kill(current["supervisor_pid"], 15)  # a hung server: its supervisor stops it and exits
+                os.kill(current["supervisor_pid"], signal.SIGTERM)  # a hung server: its supervisor stops it and exits
         self._wait_gone(state)
         self.close()
         return self.open()
@@ -349,10 +354,6 @@ class ManagedServerEngine(Engine):
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline and not stale_reason(state):
             time.sleep(0.1)
-
-    def log_tail(self) -> str:
-        files = getattr(self, "_files", None)
-        return f"the end of its log ({files.log}):\n{log_tail(files.log)}" if files else "(no server was started)"
 
     def close(self) -> None:
         """Drop this job's lease and copy the server log lines of its lifetime into the job log."""

@@ -12,10 +12,10 @@ from __future__ import annotations
 import argparse
 import re
 import statistics
-import subprocess
 import sys
-import time
 from pathlib import Path
+
+from timing import timed_run
 
 ROOT = Path(__file__).resolve().parent.parent
 SNAKEMAKE = Path(sys.executable).with_name("snakemake")
@@ -24,11 +24,7 @@ RUNS = {"demo (config.yaml)": [], "paper (configs/paper.yaml)": ["--configfile",
 
 def dry_run(extra: list[str]) -> tuple[float, dict[str, int]]:
     """Seconds of one `snakemake -n` and its job counts per rule."""
-    start = time.perf_counter()
-    done = subprocess.run([str(SNAKEMAKE), "-n", *extra], cwd=ROOT, capture_output=True, text=True)
-    seconds = time.perf_counter() - start
-    if done.returncode != 0:
-        sys.exit(f"snakemake -n {' '.join(extra)} failed:\n{done.stdout[-3000:]}{done.stderr[-3000:]}")
+    seconds, done = timed_run([str(SNAKEMAKE), "-n", *extra], f"snakemake -n {' '.join(extra)}", cwd=ROOT)
     stats = done.stdout.split("Job stats:", 1)[-1]
     counts = {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)\s*$", stats, re.M)}
     return seconds, counts

@@ -19,13 +19,14 @@ import json
 import os
 import random
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 import yaml
+
+from timing import timed_run
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -117,13 +118,9 @@ META = {"energy_j": 1234.5, "energy_source": "nvml", "energy_note": "", "duratio
 
 
 def snakemake(workdir: Path, *args: str) -> float:
-    start = time.perf_counter()
     cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile"), "--directory", str(workdir),
            "--configfile", str(workdir / "config.yaml"), *args]
-    done = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
-    if done.returncode != 0:
-        sys.exit(f"{' '.join(cmd)} failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
-    return time.perf_counter() - start
+    return timed_run(cmd, " ".join(cmd), env={**os.environ, "PYTHONPATH": str(ROOT)})[0]
 
 
 def main() -> None:

@@ -26,6 +26,8 @@ from pathlib import Path
 
 import yaml
 
+from timing import timed_run
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
@@ -54,13 +56,9 @@ def config(folder: Path, finben: Path) -> dict:
 def slmbench_run(folder: Path, finben: Path) -> tuple[float, list]:
     folder.mkdir(parents=True)
     (folder / "config.yaml").write_text(yaml.safe_dump(config(folder, finben)))
-    start = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile"), "--directory", str(folder),
-                           "--configfile", str(folder / "config.yaml"), "--cores", "2"],
-                          capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
-    seconds = time.perf_counter() - start
-    if done.returncode != 0:
-        sys.exit(f"the workflow failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
+    seconds, _ = timed_run([sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile"), "--directory", str(folder),
+                            "--configfile", str(folder / "config.yaml"), "--cores", "2"],
+                           "the workflow", env={**os.environ, "PYTHONPATH": str(ROOT)})
     records = [json.loads(line) for line in (folder / "results/generations/smollm2-135m/base/fpb.jsonl").read_text().splitlines()]
     return seconds, [r["messages"] for r in records]
 

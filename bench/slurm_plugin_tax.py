@@ -19,8 +19,9 @@ import subprocess
 import sys
 import sysconfig
 import tempfile
-import time
 from pathlib import Path
+
+from timing import timed_run
 
 ROOT = Path(__file__).resolve().parent.parent
 PLUGIN = "snakemake_executor_plugin_slurm"
@@ -50,11 +51,7 @@ def hanging_scontrol(tmp: Path) -> Path:
 
 
 def dry_run(python: Path, env: dict[str, str]) -> float:
-    start = time.perf_counter()
-    done = subprocess.run([str(python), "-m", "snakemake", "-n", "--cores", "1"], cwd=ROOT, env=env, capture_output=True, text=True)
-    if done.returncode != 0:
-        sys.exit(f"snakemake -n failed:\n{done.stdout[-2000:]}{done.stderr[-2000:]}")
-    return time.perf_counter() - start
+    return timed_run([str(python), "-m", "snakemake", "-n", "--cores", "1"], "snakemake -n", cwd=ROOT, env=env)[0]
 
 
 def main() -> None:

@@ -9,8 +9,7 @@ include: "rules/common.smk"
 include: "rules/data.smk"
 include: "rules/generate.smk"
 include: "rules/score.smk"
-include: "rules/tables.smk"
-include: "rules/figures.smk"
+include: "rules/results.smk"
 
 
 report: "report/workflow.rst"
@@ -28,20 +27,21 @@ localrules:
     all,
     download,
     score,
-    aggregate,
-    analyze,
-    plot,
+    results,
     search_index,
 
 
 onsuccess:
-    print_outcomes(rules.aggregate.output.csv)
+    print_outcomes(rules.results.output.cells_csv)
+    release_scheduler_timer()
+
+
+onerror:
+    release_scheduler_timer()
 
 
 rule all:
     default_target: True
     input:
-        rules.aggregate.output,
-        rules.analyze.output,
-        rules.plot.output,
-        # The trace pages come with the score jobs (rules/score.smk) that aggregate needs.
+        rules.results.output,
+        # The trace pages come with the score jobs (rules/score.smk) that results needs.

@@ -2,7 +2,8 @@
 
 The paper grid (configs/paper.yaml) has 1,440 generation cells and about 1,540 jobs (one score job
 per model x paradigm); its dry run must stay fast enough (target < 5 s on 2 cores) to be part of
-every launch. Runs alternate between the two configs; the medians count.
+every launch. Runs alternate between the two configs; the medians count. Snakemake runs in the
+environment `make install` gives (bench/environments.py: without the SLURM plugin).
 
     .venv/bin/python bench/dry_run_paper_grid.py [--repeat N]
 """
@@ -12,19 +13,19 @@ from __future__ import annotations
 import argparse
 import re
 import statistics
-import sys
+import tempfile
 from pathlib import Path
 
+from environments import install_python
 from timing import timed_run
 
 ROOT = Path(__file__).resolve().parent.parent
-SNAKEMAKE = Path(sys.executable).with_name("snakemake")
 RUNS = {"demo (config.yaml)": [], "paper (configs/paper.yaml)": ["--configfile", "configs/paper.yaml"]}
 
 
-def dry_run(extra: list[str]) -> tuple[float, dict[str, int]]:
+def dry_run(python: Path, extra: list[str]) -> tuple[float, dict[str, int]]:
     """Seconds of one `snakemake -n` and its job counts per rule."""
-    seconds, done = timed_run([str(SNAKEMAKE), "-n", *extra], f"snakemake -n {' '.join(extra)}", cwd=ROOT)
+    seconds, done = timed_run([str(python), "-m", "snakemake", "-n", *extra], f"snakemake -n {' '.join(extra)}", cwd=ROOT)
     stats = done.stdout.split("Job stats:", 1)[-1]
     counts = {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)\s*$", stats, re.M)}
     return seconds, counts
@@ -35,9 +36,11 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3, help="runs per config, alternating; the median counts")
     args = parser.parse_args()
     runs: dict[str, list] = {label: [] for label in RUNS}
-    for _ in range(args.repeat):
-        for label, extra in RUNS.items():
-            runs[label].append(dry_run(extra))
+    with tempfile.TemporaryDirectory() as tmp:
+        python = install_python(Path(tmp) / "venv")
+        for _ in range(args.repeat):
+            for label, extra in RUNS.items():
+                runs[label].append(dry_run(python, extra))
     times = {}
     for label, done in runs.items():
         times[label] = statistics.median(t for t, _ in done)

@@ -15,28 +15,14 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import subprocess
 import sys
-import sysconfig
 import tempfile
 from pathlib import Path
 
+from environments import without_slurm_plugin
 from timing import timed_run
 
 ROOT = Path(__file__).resolve().parent.parent
-PLUGIN = "snakemake_executor_plugin_slurm"
-
-
-def without_plugin(tmp: Path) -> Path:
-    """A Python environment with this one's packages except the SLURM plugin (symlinks); its python."""
-    site = Path(sysconfig.get_paths()["purelib"])
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(tmp / "venv")], check=True)
-    target = Path(subprocess.run([str(tmp / "venv/bin/python"), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                                 check=True, capture_output=True, text=True).stdout.strip())
-    for entry in site.iterdir():
-        if entry.name != PLUGIN and not entry.name.startswith(PLUGIN + "-"):
-            (target / entry.name).symlink_to(entry)
-    return tmp / "venv/bin/python"
 
 
 def hanging_scontrol(tmp: Path) -> Path:
@@ -60,7 +46,7 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        sides = {"with the plugin": Path(sys.executable), "without the plugin": without_plugin(tmp)}
+        sides = {"with the plugin": Path(sys.executable), "without the plugin": without_slurm_plugin(tmp / "venv")}
         env = {**os.environ, "PATH": f"{hanging_scontrol(tmp)}{os.pathsep}{os.environ['PATH']}", "PYTHONPATH": str(ROOT)}
         times: dict[str, list[float]] = {side: [] for side in sides}
         for _ in range(args.rounds):

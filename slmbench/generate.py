@@ -143,7 +143,8 @@ def generate_cell(cell: dict[str, Any], dataset_path: str, out_path: str, *, set
     if server_stats:
         print(f"[generate] server metrics for this cell: {json.dumps(server_stats)}", file=log, flush=True)
     energy = meter.result()
-    print(f"[generate] energy: {energy['energy_j']} J ({energy['energy_source'] or 'not measured'}: {energy['energy_note']})", file=log, flush=True)
+    measured = f"{energy['energy_j']} J ({energy['energy_source']}: {energy['energy_note']})" if energy["energy_source"] else energy["energy_note"]
+    print(f"[generate] energy: {measured}", file=log, flush=True)
     print(
         f"[generate] {label}: {describe_outcomes(len(records), Counter(r['failure'] for r in records if r['failure']))}; requests: {client.stats.sent} sent to the server "
         f"({client.stats.retries} sent again after a failure, {client.stats.recoveries} server restarts), "

@@ -7,15 +7,22 @@ floating-point operations in the same order (sums run left to right over the res
 `slmbench.metrics` (one per sample, the text already parsed) and returns None for a metric it has
 no vectorized form of: the caller then loops. (Sums of floats match Python 3.11's `sum`; 3.12's
 compensates rounding, so there the last bit can differ.)
+
+`bootstrap_ci` and `score_many` put them to use; this module imports no pandas, so a score job
+(slmbench/score.py) starts without it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from .config import schema_defaults
 from .registry import DatasetSpec
+
+ANALYSIS = schema_defaults("analysis")  # n_boot, n_permutations, seed: schemas/config.schema.yaml
+SubsetScorer = Callable[[Sequence[int]], float]  # slmbench.metrics.subset_scorer: a metric on a subset of the samples
 
 
 def many(spec: DatasetSpec, items: list, draws: np.ndarray) -> np.ndarray | None:
@@ -133,3 +140,36 @@ _FORMS = {
     ("extractive_summarization", None): _mean_of(lambda spec, item: item[spec.metric]),
     ("abstractive_summarization", None): _mean_of(lambda spec, item: item[spec.metric]),
 }
+
+
+# --- the bootstrap, from the forms above (no pandas: the score jobs import this) -------------------
+
+
+def bootstrap_ci(score_on: SubsetScorer, n: int, n_boot: int = ANALYSIS["n_boot"], seed: int = ANALYSIS["seed"], level: float = 0.95) -> tuple[float, float, float]:
+    """(estimate, low, high): a percentile bootstrap CI of a metric over `n` samples, resampled with replacement.
+
+    Resamples where the metric is undefined (NaN, e.g. an RMSE with every answer missing) are dropped.
+    """
+    rng = np.random.default_rng(seed)
+    replicates = score_many(score_on, rng.integers(0, n, (n_boot, n)))  # the same draws as n_boot calls of size n
+    low, high = percentile_interval(replicates, level)
+    return score_on(np.arange(n)), low, high
+
+
+def score_many(score_on: SubsetScorer, draws: np.ndarray) -> np.ndarray:
+    """`score_on` on every row of `draws` (resampled row indices): vectorized where the scorer has a
+    `many` form (`many` above: identical numbers), else one call per row."""
+    many = getattr(score_on, "many", None)
+    scores = many(draws) if many is not None and len(draws) else None
+    return np.asarray(scores if scores is not None else [score_on(row) for row in draws], dtype=float)
+
+
+def percentile_interval(replicates, level: float) -> tuple[float, float]:
+    """The central `level` interval of the replicates, NaN ones left out (NaN, NaN if none is left)."""
+    values = np.asarray(replicates, dtype=float)
+    values = values[~np.isnan(values)]
+    if values.size == 0:
+        return np.nan, np.nan
+    tail = (1 - level) / 2 * 100
+    low, high = np.percentile(values, [tail, 100 - tail])
+    return float(low), float(high)

@@ -10,7 +10,7 @@ from . import registry
 from .answers import extract_answer
 from .config import schema_defaults
 from .energy import hardware_label
-from .results.stats import bootstrap_ci
+from .resampled import bootstrap_ci
 from .metrics import finben_score, sample_scores, score_dataset, subset_scorer
 from .trace import FAILURE_KINDS
 

@@ -6,7 +6,6 @@ import pytest
 
 from slmbench.results.stats import (
     adjust_pvalues,
-    bootstrap_ci,
     bootstrap_nrq,
     compare_paradigms,
     composite_z,
@@ -18,10 +17,12 @@ from slmbench.results.stats import (
     pareto_frontier,
     table2,
     table2_ci,
+    table2_replicates,
     zero_base,
 )
 from slmbench.metrics import subset_scorer
 from slmbench.registry import DATASETS
+from slmbench.resampled import bootstrap_ci
 
 # dataset -> (category, higher_is_better)
 _DATASETS = {"d1": ("A", True), "d2": ("A", True), "d3": ("B", False), "d4": ("B", True)}
@@ -169,6 +170,23 @@ def test_table2_ci_brackets_the_estimate_and_is_reproducible():
     assert 20.0 <= latency["ci_low"] <= latency["estimate"] <= latency["ci_high"] <= 30.0
     one = table2_ci(_cells(ONE_MODEL), n_boot=20).set_index(["paradigm", "column"])
     assert one.loc[("single", "nrq"), "ci_low"] == one.loc[("single", "nrq"), "ci_high"] == pytest.approx(0.05)
+
+
+def test_table2_replicates_are_table2_of_each_resample_of_models():
+    """The vectorized cluster bootstrap gives, per resample, what `table2` gives on the resample's
+    cells with every drawn copy a model of its own (missing costs, a model without a paradigm,
+    a resample without a paradigm's models)."""
+    rng = np.random.default_rng(7)
+    cells = _cells({**TWO_MODELS, ("m3", "base"): [0.2, 0.4, 0.6, 0.8]}, {**COSTS, ("m3", "base"): (np.nan, 5.0, np.nan, 40.0, 3.0)})
+    cells = cells.assign(n=rng.integers(1, 50, len(cells)), score=cells["score"].mask(rng.random(len(cells)) < 0.2))
+    models = cells["model"].unique()
+    copies = np.array([[1, 1, 1], [3, 0, 0], [0, 0, 3], [2, 0, 1], [0, 2, 1]])
+    replicates = table2_replicates(cells, models, copies)
+    for r, row in enumerate(copies):
+        drawn = [m for m, k in zip(models, row) for _ in range(k)]
+        resample = pd.concat([cells.loc[cells["model"] == m].assign(model=f"{m}#{i}") for i, m in enumerate(drawn)])
+        expected = table2(resample).reindex(replicates.xs(r, level="replicate").index)
+        pd.testing.assert_frame_equal(replicates.xs(r, level="replicate"), expected, check_names=False, rtol=1e-12)
 
 
 def test_pareto_frontier_keeps_non_dominated_configurations():

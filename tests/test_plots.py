@@ -31,7 +31,7 @@ def test_every_figure_is_drawn(tmp_path, base_only):
     cells = cells.assign(size_b=cells["model"].map({"m1": 0.5, "m2": None}).astype(float))
     pareto, leading, nrq = _inputs(cells)
     tables = {"cells": cells, "pareto": pareto, "leading_advantage": leading, "nrq": nrq, "composite_z": composite_z(cells)}
-    for figure in catalog.FIGURES:  # as scripts/plot.py draws them
+    for figure in catalog.FIGURES:  # as slmbench/results/build.py draws them
         getattr(figures, figure.draw)(*(tables[name] for name in figure.inputs), tmp_path / f"{figure.name}.png")
     for figure in catalog.FIGURES:
         assert (tmp_path / f"{figure.name}.png").stat().st_size > 5000, figure.name

@@ -42,6 +42,7 @@ SUPERVISOR_START_S = 60.0
 MODELS_PATH = "/v1/models"  # lists the served model names: the proof of a server's identity
 # One health request; a busy llama.cpp server answers only after its current generation.
 PROBE_TIMEOUT_S = 10.0
+READY_POLL_S = 0.1  # a loading server is asked this often whether it is ready: a probe costs about a millisecond
 
 
 def default_state_dir() -> Path:
@@ -306,7 +307,7 @@ class ManagedServerEngine(Engine):
                     f"the {self.name} server exited before it was ready; the end of its log ({files.log}):\n"
                     f"{log_tail(files.log)}\nCheck the model's weights and server flags in config.yaml."
                 )
-            time.sleep(0.5)
+            time.sleep(READY_POLL_S)
         self.close()
         raise EngineError(
             f"the {self.name} server was not ready within {self.ready_timeout_s:.0f} s "

@@ -3,7 +3,9 @@
 `catalog` lists every table and figure (what builds it, its caption in report/, its report
 category); `cells` collects the per-cell and per-sample tables; `stats` holds the study's
 statistics; `tables` builds the analysis tables; `headline` writes summary.json; `html`
-renders every page; `figures` draws the plots; `trace_page` renders one cell's traces;
-`outcomes` prints how each cell's samples ended. Importing this package imports nothing heavy,
-so the rules can read the catalog without pandas.
+renders the table pages and `page` the frame of every page; `figures` draws the plots;
+`trace_page` renders one cell's traces;
+`outcomes` prints how each cell's samples ended; `build` writes every table and figure (the
+results job). Importing this package imports nothing heavy, so the rules can read the catalog
+without pandas.
 """

@@ -1,8 +1,8 @@
 """Every table and figure of the report, in one place: what builds it, where its caption lives, and
 where the report files it.
 
-The rules expand these entries into outputs (rules/common.smk), the scripts loop over them
-(scripts/analyze.py, scripts/plot.py), and the captions live only in `report/<caption>.rst`, which
+The rules expand these entries into outputs (rules/common.smk), the results job loops over them
+(slmbench/results/build.py), and the captions live only in `report/<caption>.rst`, which
 the report shows next to the item and the HTML page shows at its top. Adding an analysis table is
 one `Table` entry here, one builder in `slmbench.results.tables` and one caption file.
 
@@ -95,9 +95,3 @@ FIGURES: tuple[Figure, ...] = (
 
 def caption_path(caption: str) -> Path:
     return REPORT_DIR / f"{caption}.rst"
-
-
-def figure_inputs() -> dict[str, str]:
-    """The tables the figures read, by name, as Parquet files."""
-    names = dict.fromkeys(name for figure in FIGURES for name in figure.inputs)
-    return {name: f"{TABLES_DIR}/{name}.parquet" for name in names}

@@ -1,4 +1,5 @@
-"""Every HTML page of the results: the per-cell page, one page per analysis table, the trace pages.
+"""The HTML pages of the results' tables: the per-cell page and one page per analysis table (the
+trace pages are `trace_page`'s; the frame all pages share is `page`).
 
 A page is its title, its caption (read from `report/<caption>.rst`, the one place captions live,
 with the report's Jinja rendered against the run's design) and its sections, each a heading and a
@@ -9,26 +10,15 @@ table is laid out on its page is its `view` in `slmbench.results.catalog` (a fun
 from __future__ import annotations
 
 import html
-import re
 from typing import Any, Callable
 
-import jinja2
 import pandas as pd
 
 from . import catalog
 from .cells import config_costs, scores_wide
+from .page import caption_html, page
 from .stats import COST_COLUMNS
 from .tables import ALL_CATEGORIES
-
-STYLE = (
-    "body{font-family:sans-serif;margin:1em;color:#222}h2{font-size:1.1em;margin-top:1.5em}p{max-width:60em}"
-    "table{border-collapse:collapse;font-size:13px}td,th{padding:3px 8px;border-bottom:1px solid #ddd;text-align:right}"
-    "th{background:#f4f4f4}td:first-child,th:first-child{text-align:left}"
-    ".sample{border:1px solid #ccc;border-radius:4px;margin:1em 0;padding:.5em 1em;max-width:70em}"
-    ".ok{border-left:6px solid #2a2}.failed{border-left:6px solid #c33}"
-    "pre{white-space:pre-wrap;background:#f6f6f6;padding:.4em;margin:.2em 0;font-size:12px}"
-    ".llm{margin:.4em 0 .4em 1em}.tool{margin:.4em 0 .4em 2em;color:#333}.meta{color:#666;font-size:12px}"
-)
 
 HEADERS = {
     "nrq": "NRQ", "ci_low": "CI low", "ci_high": "CI high",
@@ -87,27 +77,6 @@ def with_ci(frame: pd.DataFrame, column: str, low: str | None = None, high: str 
         for e, lo, hi in zip(out[column], lows, highs)
     ]
     return out
-
-
-def caption_html(caption: str, design: dict[str, Any] | None = None) -> str:
-    """The caption `report/<caption>.rst` as HTML paragraphs: its Jinja rendered as the report does
-    (`snakemake.config` is the run's design), its inline markup (**bold**, ``code``) kept."""
-    text = jinja2.Template(catalog.caption_path(caption).read_text()).render(snakemake={"config": design or {}})
-    paragraphs = [" ".join(p.split()) for p in re.split(r"\n\s*\n", text) if p.strip()]
-    marked = []
-    for paragraph in paragraphs:
-        escaped = html.escape(paragraph, quote=False)
-        escaped = re.sub(r"\*\*(.+?)\*\*", r"<b>\1</b>", escaped)
-        marked.append("<p>" + re.sub(r"``(.+?)``", r"<code>\1</code>", escaped) + "</p>")
-    return "".join(marked)
-
-
-def page(title: str, body: str) -> str:
-    """A whole HTML document: the shared style, the title as heading, then `body`."""
-    return (
-        f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title><style>{STYLE}</style></head>"
-        f"<body><h1>{html.escape(title)}</h1>{body}</body></html>"
-    )
 
 
 def sections_page(title: str, caption: str, sections: list[Section], design: dict[str, Any] | None = None, note: str = "", raw: tuple[str, ...] = ()) -> str:

@@ -12,20 +12,17 @@ exactly on each resample (F1, MCC and RMSE are not means of per-sample scores).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from slmbench.config import schema_defaults
 from slmbench.metrics import subset_scorer
+from slmbench.resampled import ANALYSIS, SubsetScorer, percentile_interval, score_many
 from slmbench.registry import DatasetSpec
 
 CONFIG = ["model", "paradigm"]
 COST_COLUMNS = ["completion_rate", "latency_mean_s", "tokens_per_sample", "tokens_per_s", "energy_mj_per_token"]
-
-ANALYSIS = schema_defaults("analysis")  # n_boot, n_permutations, seed: schemas/config.schema.yaml
-
-SubsetScorer = Callable[[Sequence[int]], float]
 
 
 def oriented_score(cells: pd.DataFrame) -> pd.Series:
@@ -137,32 +134,50 @@ def pooled_costs(cells: pd.DataFrame, by: str | list[str]) -> pd.DataFrame:
     measured (weights n x tokens_per_sample when the frame has no `fresh_tokens`). NaN is skipped.
     `tokens_per_s_cell_mean` keeps the mean of the cells' own ratios, for comparison only.
     """
+    groups = [cells[c] for c in ([by] if isinstance(by, str) else by)]
+    sums = _cost_terms(cells).groupby(groups, sort=False).sum(min_count=1)
+    return pd.DataFrame(_pooled_ratios(sums), index=sums.index)
+
+
+def _cost_terms(cells: pd.DataFrame) -> pd.DataFrame:
+    """Per cell, the terms whose sums over a group pool its costs (`_pooled_ratios`); a missing
+    cost is NaN in its term and 0 in its count (`<term>_n`), so a sum skips it."""
     n = cells["n"].astype(float) if "n" in cells else pd.Series(1.0, index=cells.index)
     tokens = n * cells["tokens_per_sample"]
     latency = n * cells["latency_mean_s"]
     both = tokens.notna() & latency.notna()
     fresh = cells["fresh_tokens"].astype(float) if "fresh_tokens" in cells else tokens
     measured = cells["energy_mj_per_token"].notna() & fresh.gt(0)
-    frame = pd.DataFrame(
+    per_sample = ("completion_rate", "latency_mean_s", "tokens_per_sample", "tokens_per_s_cell_mean")
+    values = {column: cells["tokens_per_s" if column == "tokens_per_s_cell_mean" else column] for column in per_sample}
+    weights = {column: (n if column != "tokens_per_s_cell_mean" else 1.0) for column in per_sample}
+    return pd.DataFrame(
         {
-            **{column: cells[column] * n for column in ("completion_rate", "latency_mean_s", "tokens_per_sample")},
-            **{f"{column}_n": n.where(cells[column].notna(), 0.0) for column in ("completion_rate", "latency_mean_s", "tokens_per_sample")},
+            **{column: values[column] * weights[column] for column in per_sample},
+            **{f"{column}_n": (values[column].notna() * weights[column]).astype(float) for column in per_sample},
             "tokens": tokens.where(both, 0.0),
             "latency": latency.where(both, 0.0),
             "energy_mj": (cells["energy_mj_per_token"] * fresh).where(measured, 0.0),
             "fresh": fresh.where(measured, 0.0),
-            "tokens_per_s_cell_mean": cells["tokens_per_s"],
-        }
+        },
+        index=cells.index,
     )
-    groups = [cells[c] for c in ([by] if isinstance(by, str) else by)]
-    sums = frame.groupby(groups, sort=False).sum(min_count=1)
-    out = pd.DataFrame(index=sums.index)
-    for column in ("completion_rate", "latency_mean_s", "tokens_per_sample"):
-        out[column] = sums[column] / sums[f"{column}_n"].where(sums[f"{column}_n"] > 0)
-    out["tokens_per_s"] = sums["tokens"] / sums["latency"].where(sums["latency"] > 0)
-    out["energy_mj_per_token"] = sums["energy_mj"] / sums["fresh"].where(sums["fresh"] > 0)
-    out["tokens_per_s_cell_mean"] = frame.groupby(groups, sort=False)["tokens_per_s_cell_mean"].mean()
-    return out
+
+
+def _pooled_ratios(sums: Mapping[str, Any]) -> dict[str, np.ndarray]:
+    """The pooled costs from sums of `_cost_terms` (Series or arrays of any shape); NaN where a
+    denominator is 0 (no cell of the group has the cost)."""
+    return {
+        **{column: _ratio(sums[column], sums[f"{column}_n"]) for column in ("completion_rate", "latency_mean_s", "tokens_per_sample")},
+        "tokens_per_s": _ratio(sums["tokens"], sums["latency"]),
+        "energy_mj_per_token": _ratio(sums["energy_mj"], sums["fresh"]),
+        "tokens_per_s_cell_mean": _ratio(sums["tokens_per_s_cell_mean"], sums["tokens_per_s_cell_mean_n"]),
+    }
+
+
+def _ratio(numerator, denominator) -> np.ndarray:
+    below = np.asarray(denominator, dtype=float)
+    return np.asarray(numerator, dtype=float) / np.where(below > 0, below, np.nan)
 
 
 def table2(cells: pd.DataFrame, base: str = "base") -> pd.DataFrame:
@@ -194,25 +209,6 @@ def pareto_frontier(configs: pd.DataFrame, quality: str = "composite_z", cost: s
 
 
 # --- uncertainty ----------------------------------------------------------------------------------
-
-
-def bootstrap_ci(score_on: SubsetScorer, n: int, n_boot: int = ANALYSIS["n_boot"], seed: int = ANALYSIS["seed"], level: float = 0.95) -> tuple[float, float, float]:
-    """(estimate, low, high): a percentile bootstrap CI of a metric over `n` samples, resampled with replacement.
-
-    Resamples where the metric is undefined (NaN, e.g. an RMSE with every answer missing) are dropped.
-    """
-    rng = np.random.default_rng(seed)
-    replicates = score_many(score_on, rng.integers(0, n, (n_boot, n)))  # the same draws as n_boot calls of size n
-    low, high = _percentile_interval(replicates, level)
-    return score_on(np.arange(n)), low, high
-
-
-def score_many(score_on: SubsetScorer, draws: np.ndarray) -> np.ndarray:
-    """`score_on` on every row of `draws` (resampled row indices): vectorized where the scorer has a
-    `many` form (slmbench.resampled: identical numbers), else one call per row."""
-    many = getattr(score_on, "many", None)
-    scores = many(draws) if many is not None and len(draws) else None
-    return np.asarray(scores if scores is not None else [score_on(row) for row in draws], dtype=float)
 
 
 def compare_paradigms(
@@ -249,7 +245,7 @@ def compare_paradigms(
     permuted = permuted[~np.isnan(permuted)]  # undefined on a relabelling (e.g. all of one side's answers missing): not evidence either way
     defined = len(permuted)
     extreme = int((np.abs(permuted) >= abs(observed) - 1e-12).sum())
-    low, high = _percentile_interval(boot, level)
+    low, high = percentile_interval(boot, level)
     return {"diff": observed, "ci_low": low, "ci_high": high, "p_value": (1 + extreme) / (1 + defined)}
 
 
@@ -297,18 +293,18 @@ def bootstrap_nrq(
     draws = [{d: rng.integers(0, n, n) for d, n in n_samples.items()} for _ in range(n_boot)]
     by_dataset = {d: np.array([drawn[d] for drawn in draws]).reshape(n_boot, n) for d, n in n_samples.items()}
     scores = np.column_stack([score_many(scorers[key], by_dataset[key[2]]) for key in keys]) if keys else np.empty((n_boot, 0))
-    nrq_of = _nrq_of_scores(cells, base)
-    replicates = [nrq_of(row) for row in scores]
+    replicates = _nrq_of_scores(cells, base)(scores)
     result = nrq(cells, base)
-    bounds = [_percentile_interval(column, level) for column in np.array(replicates).T]
+    bounds = [percentile_interval(column, level) for column in replicates.T]
     result["ci_low"], result["ci_high"] = [b[0] for b in bounds], [b[1] for b in bounds]
     return result
 
 
 def _nrq_of_scores(cells: pd.DataFrame, base: str, eps: float = 1e-8) -> Callable[[np.ndarray], np.ndarray]:
-    """`nrq(cells.assign(score=scores), base)["nrq"].to_numpy()` as a function of the scores, with the
-    base cells and the groups found once: the same gains, grouped by the same groups in the same order
-    (pandas' group mean on each), so the same numbers for a fraction of the time per replicate."""
+    """`nrq(cells.assign(score=row), base)["nrq"].to_numpy()` for every row of a (replicates x cells)
+    array of scores at once, with the base cells and the groups found once: the same gains and the
+    same group means (to rounding: the sums are added in another order than pandas adds them, a
+    test allows 1e-12), for one matrix product instead of two pandas group-bys per replicate."""
     position = pd.Series(np.arange(len(cells)), index=pd.MultiIndex.from_frame(cells[["paradigm", "model", "dataset"]]))
     base_at = position.reindex(pd.MultiIndex.from_arrays([[base] * len(cells), cells["model"], cells["dataset"]])).to_numpy()
     has_base = ~np.isnan(base_at)
@@ -316,46 +312,59 @@ def _nrq_of_scores(cells: pd.DataFrame, base: str, eps: float = 1e-8) -> Callabl
     higher = cells["higher_is_better"].astype(bool).to_numpy()
     by_category = cells.groupby([*CONFIG, "category"], sort=False).ngroup().to_numpy()
     config_of = cells.groupby(CONFIG, sort=False).ngroup().to_numpy()
-    config_of_category = pd.Series(config_of).groupby(by_category, sort=False).first()
+    config_of_category = pd.Series(config_of).groupby(by_category, sort=False).first().to_numpy()
 
     def nrq_of(scores: np.ndarray) -> np.ndarray:
-        s_base = np.where(has_base, scores[base_at], np.nan)
+        s_base = np.where(has_base, scores[:, base_at], np.nan)
         gain = (scores - s_base) / (np.abs(s_base) + eps)
-        means = pd.Series(np.where(higher, gain, -gain)).groupby(by_category, sort=False).mean()
-        return means.groupby(config_of_category[means.index].to_numpy(), sort=False).mean().to_numpy()
+        return group_means(group_means(np.where(higher, gain, -gain), by_category), config_of_category)
 
     return nrq_of
+
+
+def group_means(values: np.ndarray, groups: np.ndarray) -> np.ndarray:
+    """Per row of `values` (replicates x items), the mean of each group's non-NaN items (NaN for none),
+    `groups` numbering each item's group 0, 1, ...: one matrix product for all replicates."""
+    member = np.zeros((len(groups), int(groups.max()) + 1 if len(groups) else 0))
+    member[np.arange(len(groups)), groups] = 1.0
+    present = ~np.isnan(values)
+    return _ratio(np.where(present, values, 0.0) @ member, present @ member)
 
 
 def table2_ci(cells: pd.DataFrame, base: str = "base", n_boot: int = ANALYSIS["n_boot"], seed: int = ANALYSIS["seed"], level: float = 0.95) -> pd.DataFrame:
     """Table 2 with CIs from a cluster bootstrap over models (the unit the means generalize over).
 
     Each replicate draws models with replacement, keeps each drawn copy as a separate model and
-    recomputes Table 2. Returns one row per paradigm x column: estimate, ci_low, ci_high.
+    recomputes Table 2 (`table2_replicates`). Returns one row per paradigm x column: estimate,
+    ci_low, ci_high.
     """
     models = cells["model"].unique()
-    by_model = {m: cells.loc[cells["model"] == m] for m in models}
-    rng = np.random.default_rng(seed)
     estimate = table2(cells, base)
-    replicates = []
-    for _ in range(n_boot):
-        drawn = rng.choice(models, size=len(models), replace=True)
-        sample = pd.concat([by_model[m].assign(model=f"{m}#{i}") for i, m in enumerate(drawn)], ignore_index=True)
-        replicates.append(table2(sample, base).reindex(index=estimate.index, columns=estimate.columns).to_numpy())
-    stacked = np.array(replicates)
+    copies = np.apply_along_axis(np.bincount, 1, np.random.default_rng(seed).integers(0, len(models), (n_boot, len(models))), minlength=len(models))
+    stacked = table2_replicates(cells, models, copies, base)
     rows = []
-    for i, paradigm in enumerate(estimate.index):
-        for j, column in enumerate(estimate.columns):
-            low, high = _percentile_interval(stacked[:, i, j], level)
-            rows.append({"paradigm": paradigm, "column": column, "estimate": estimate.iloc[i, j], "ci_low": low, "ci_high": high})
+    for paradigm in estimate.index:
+        for column in estimate.columns:
+            low, high = percentile_interval(stacked[column].xs(paradigm, level="paradigm"), level)
+            rows.append({"paradigm": paradigm, "column": column, "estimate": estimate.loc[paradigm, column], "ci_low": low, "ci_high": high})
     return pd.DataFrame(rows)
 
 
-def _percentile_interval(replicates, level: float) -> tuple[float, float]:
-    values = np.asarray(replicates, dtype=float)
-    values = values[~np.isnan(values)]
-    if values.size == 0:
-        return np.nan, np.nan
-    tail = (1 - level) / 2 * 100
-    low, high = np.percentile(values, [tail, 100 - tail])
-    return float(low), float(high)
+def table2_replicates(cells: pd.DataFrame, models: Sequence[str], copies: np.ndarray, base: str = "base") -> pd.DataFrame:
+    """Table 2 of every resample of models at once: row r of `copies` (replicates x models) counts
+    the copies of each model in resample r. NRQ is per model, so a resample's mean NRQ and its
+    pooled sums are the per-model values weighted by the copies: what `table2` gives on the
+    resample's cells with each copy renamed a model of its own (a test compares the two), for one
+    matrix product instead of one pandas Table 2 per replicate. Indexed by (replicate, paradigm).
+    """
+    paradigms = list(dict.fromkeys(cells["paradigm"]))
+    grid = pd.MultiIndex.from_product([models, paradigms], names=CONFIG)
+    quality = nrq(cells, base).set_index(CONFIG)["nrq"].reindex(grid)
+    terms = _cost_terms(cells).groupby([cells["model"], cells["paradigm"]], sort=False).sum().reindex(grid, fill_value=0.0)  # NaN terms skipped
+    terms["nrq"], terms["nrq_n"] = quality.fillna(0.0), quality.notna().astype(float)
+    by_model = terms.to_numpy().reshape(len(models), len(paradigms) * terms.shape[1])
+    sums = (copies.astype(float) @ by_model).reshape(len(copies), len(paradigms), terms.shape[1])
+    sums = {column: sums[:, :, j] for j, column in enumerate(terms.columns)}
+    columns = {"nrq": _ratio(sums["nrq"], sums["nrq_n"]), **_pooled_ratios(sums)}
+    index = pd.MultiIndex.from_product([range(len(copies)), paradigms], names=["replicate", "paradigm"])
+    return pd.DataFrame({column: values.ravel() for column, values in columns.items()}, index=index)

@@ -8,7 +8,7 @@ import json
 from typing import Any
 
 from . import catalog
-from .html import caption_html, page
+from .page import caption_html, page
 
 
 def _pre(text: Any) -> str:

@@ -1,0 +1,59 @@
+"""Every table and figure of the catalog from the cells' scores, in one process: the per-cell tables,
+the analysis tables with summary.json, then the figures drawn from the tables as written.
+
+One job instead of three (aggregate, analyze, plot) saves two Python starts with pandas and two
+of Snakemake's job hand-overs on every run (bench/README.md, "One cell, whole run").
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+import pandas as pd
+
+from ..data import read_dataset, read_jsonl
+from . import figures
+from .catalog import FIGURES, TABLES
+from .cells import cells_table, samples_table
+from .headline import headline
+from .html import cells_page, table_page
+from .tables import Study, build_tables, cell_answers
+
+
+def build_results(summaries: Sequence[str], samples: Sequence[str], datasets: Sequence[str], out: Mapping[str, str], *,
+                  labels: dict[str, Any], design: dict[str, Any], options: dict[str, Any], log: TextIO) -> None:
+    """`out`: the rule's outputs by name (rules/results.smk): cells_{csv,parquet,html}, samples,
+    <table>_<format> for each catalog table, summary, and <figure> for each catalog figure."""
+    start = time.perf_counter()
+    cells = cells_table(summaries, labels=labels)
+    cells.to_csv(out["cells_csv"], index=False)
+    cells.to_parquet(out["cells_parquet"], index=False)
+    samples_table(samples).to_parquet(out["samples"], index=False)
+    Path(out["cells_html"]).write_text(cells_page(cells, design))
+    print(f"[results] cells: {len(cells)} rows", file=log, flush=True)
+
+    records = {Path(p).name.removesuffix(".jsonl"): read_dataset(p) for p in datasets}
+    study = Study(cells, cell_answers([r for p in samples for r in read_jsonl(p)], records), design, options)
+    tables = build_tables(study, TABLES)
+    for table in TABLES:
+        frame = tables[table.name]
+        if "csv" in table.formats:
+            frame.to_csv(out[f"{table.name}_csv"], index=False)
+        if "parquet" in table.formats:
+            frame.to_parquet(out[f"{table.name}_parquet"], index=False)
+        if "html" in table.formats:
+            Path(out[f"{table.name}_html"]).write_text(table_page(table, frame, design))
+        print(f"[results] {table.name}: {len(frame)} rows", file=log, flush=True)
+    summary = headline(cells, tables["paradigms"], tables["nrq"], tables["pareto"], tables["comparisons"], {**design, "analysis": options}, study.base)
+    Path(out["summary"]).write_text(json.dumps(summary, indent=2))
+
+    written = {"cells": out["cells_parquet"], **{t.name: out[f"{t.name}_parquet"] for t in TABLES if "parquet" in t.formats}}
+    frames = {name: pd.read_parquet(written[name]) for name in dict.fromkeys(n for f in FIGURES for n in f.inputs)}
+    for figure in FIGURES:
+        getattr(figures, figure.draw)(*(frames[name] for name in figure.inputs), out[figure.name])
+        print(f"[results] wrote {out[figure.name]}", file=log, flush=True)
+    print(f"[results] done in {time.perf_counter() - start:.1f} s; energy measured: {summary['energy']['measured']}", file=log, flush=True)

@@ -32,8 +32,8 @@ localrules:
 
 
 onsuccess:
-    print_outcomes(rules.results.output.cells_csv)
     release_scheduler_timer()
+    print_outcomes(rules.results.output.cells_csv)
 
 
 onerror:

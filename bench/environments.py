@@ -1,7 +1,8 @@
 """The Python environment the benches run Snakemake in: the one `make install` gives.
 
 This development environment has the test extra, and with it the SLURM executor plugin, which
-costs every Snakemake start up to 10 s where `scontrol` is installed but no controller answers
+costs every Snakemake start about 10 s (its `scontrol` call's timeout) where `scontrol` is
+installed but no controller answers
 (bench/slurm_plugin_tax.py measures that tax on its own). The other benches measure the workflow,
 so they run in this environment without the plugin: its packages, linked, less the plugin.
 """

@@ -1,7 +1,7 @@
 """The whole workflow for one 50-sample cell against a bare client, side by side.
 
 slmbench: `snakemake --cores 2` in a fresh folder with an empty request cache (download, the shared
-llama.cpp server's start, generation, score with its trace page, aggregate, analyze, plot), one
+llama.cpp server's start, generation, score with its trace page, the results job), one
 model (SmolLM2-135M, llama.cpp, one thread), the base paradigm, FPB, 50 samples, in the environment
 `make install` gives (bench/environments.py). Bare client: bench/bare_client.py, a script of its own
 (its Python start and imports count, as a user's script's would), starts `python -m

@@ -18,7 +18,7 @@ rule score:
     conda:
         "../envs/slmbench.yaml"
     params:
-        # What scoring reads: the cells' bootstrap intervals (n_permutations is analyze's);
+        # What scoring reads: the cells' bootstrap intervals (n_permutations is the results job's);
         # and each cell's slice, so that a score outlives no change of the generation it scores
         # (Snakemake records a failed job's params, and would keep the old score of a cell
         # whose new generation failed).

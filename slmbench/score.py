@@ -8,14 +8,10 @@ import numpy as np
 
 from . import registry
 from .answers import extract_answer
-from .config import schema_defaults
 from .energy import hardware_label
-from .resampled import bootstrap_ci
+from .resampled import ANALYSIS, bootstrap_ci
 from .metrics import finben_score, sample_scores, score_dataset, subset_scorer
 from .trace import FAILURE_KINDS
-
-ANALYSIS = schema_defaults("analysis")  # n_boot, seed: schemas/config.schema.yaml
-
 
 def fresh_tokens(record: dict[str, Any]) -> tuple[int, int]:
     """(tokens, calls) of a sample's LLM calls that reached the server in this job (not cache hits).

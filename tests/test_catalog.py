@@ -1,7 +1,7 @@
 """The catalog of tables and figures: every entry resolves to its builder, view, drawing and caption,
 and the trace page shows the answer the scorer extracted."""
 
-from slmbench.results import catalog, figures, html, tables
+from slmbench.results import catalog, figures, html, page, tables
 from slmbench.results.trace_page import render_trace_page
 
 
@@ -25,8 +25,8 @@ def test_names_and_outputs_are_unique():
 
 def test_no_caption_text_in_the_pages_code():
     """Captions live in report/*.rst: the page carries the caption file's text."""
-    page = html.caption_html("composite_z")
-    assert "Composite effectiveness" in page and page.startswith("<p>")
+    text = page.caption_html("composite_z")
+    assert "Composite effectiveness" in text and text.startswith("<p>")
 
 
 def _record(sample_id, output, failure=""):

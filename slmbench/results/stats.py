@@ -140,8 +140,10 @@ def pooled_costs(cells: pd.DataFrame, by: str | list[str]) -> pd.DataFrame:
 
 
 def _cost_terms(cells: pd.DataFrame) -> pd.DataFrame:
-    """Per cell, the terms whose sums over a group pool its costs (`_pooled_ratios`); a missing
-    cost is NaN in its term and 0 in its count (`<term>_n`), so a sum skips it."""
+    """Per cell, the terms whose sums over a group pool its costs (`_pooled_ratios`). A missing
+    per-sample cost (completion rate, latency, tokens, the cell's tokens/s) is NaN in its term and 0
+    in its count (`<term>_n`), so a sum skips it; tokens and latency (where either is missing) and
+    energy and fresh tokens (where energy was not measured) are 0."""
     n = cells["n"].astype(float) if "n" in cells else pd.Series(1.0, index=cells.index)
     tokens = n * cells["tokens_per_sample"]
     latency = n * cells["latency_mean_s"]
@@ -304,7 +306,7 @@ def _nrq_of_scores(cells: pd.DataFrame, base: str, eps: float = 1e-8) -> Callabl
     """`nrq(cells.assign(score=row), base)["nrq"].to_numpy()` for every row of a (replicates x cells)
     array of scores at once, with the base cells and the groups found once: the same gains and the
     same group means (to rounding: the sums are added in another order than pandas adds them, a
-    test allows 1e-12), for one matrix product instead of two pandas group-bys per replicate."""
+    test allows 1e-12), for two matrix products instead of two pandas group-bys per replicate."""
     position = pd.Series(np.arange(len(cells)), index=pd.MultiIndex.from_frame(cells[["paradigm", "model", "dataset"]]))
     base_at = position.reindex(pd.MultiIndex.from_arrays([[base] * len(cells), cells["model"], cells["dataset"]])).to_numpy()
     has_base = ~np.isnan(base_at)
@@ -324,9 +326,12 @@ def _nrq_of_scores(cells: pd.DataFrame, base: str, eps: float = 1e-8) -> Callabl
 
 def group_means(values: np.ndarray, groups: np.ndarray) -> np.ndarray:
     """Per row of `values` (replicates x items), the mean of each group's non-NaN items (NaN for none),
-    `groups` numbering each item's group 0, 1, ...: one matrix product for all replicates."""
-    member = np.zeros((len(groups), int(groups.max()) + 1 if len(groups) else 0))
-    member[np.arange(len(groups)), groups] = 1.0
+    `groups` numbering each item's group 0, 1, ... (NaN or negative: in no group, as pandas' group-by
+    leaves out a missing key): one matrix product for all replicates."""
+    groups = np.asarray(groups, dtype=float)
+    grouped = np.flatnonzero(groups >= 0)  # NaN compares False
+    member = np.zeros((len(groups), int(groups[grouped].max()) + 1 if len(grouped) else 0))
+    member[grouped, groups[grouped].astype(int)] = 1.0
     present = ~np.isnan(values)
     return _ratio(np.where(present, values, 0.0) @ member, present @ member)
 

@@ -32,12 +32,13 @@ def build_results(summaries: Sequence[str], samples: Sequence[str], datasets: Se
     cells = cells_table(summaries, labels=labels)
     cells.to_csv(out["cells_csv"], index=False)
     cells.to_parquet(out["cells_parquet"], index=False)
-    samples_table(samples).to_parquet(out["samples"], index=False)
+    sample_rows = [r for p in samples for r in read_jsonl(p)]  # read once: the samples table and the scored answers
+    samples_table(sample_rows).to_parquet(out["samples"], index=False)
     Path(out["cells_html"]).write_text(cells_page(cells, design))
     print(f"[results] cells: {len(cells)} rows", file=log, flush=True)
 
     records = {Path(p).name.removesuffix(".jsonl"): read_dataset(p) for p in datasets}
-    study = Study(cells, cell_answers([r for p in samples for r in read_jsonl(p)], records), design, options)
+    study = Study(cells, cell_answers(sample_rows, records), design, options)
     tables = build_tables(study, TABLES)
     for table in TABLES:
         frame = tables[table.name]

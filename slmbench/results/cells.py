@@ -9,7 +9,6 @@ from typing import Any
 
 import pandas as pd
 
-from ..data import read_jsonl
 
 # Per-cell columns that are numbers even when every cell has NaN/None there (e.g. energy not measured).
 NUMERIC_COLUMNS = (
@@ -47,9 +46,9 @@ def cells_table(summary_paths: list[str], labels: dict[str, dict[str, Any]] | No
     return frame.sort_values(["model", "paradigm", "dataset"], ignore_index=True)
 
 
-def samples_table(sample_paths: list[str]) -> pd.DataFrame:
-    """One row per sample; answers and golds (labels, numbers or entity lists) as JSON text."""
-    rows = [r for p in sample_paths for r in read_jsonl(p)]
+def samples_table(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    """One row per sample (the score step's per-sample rows); answers and golds (labels, numbers or
+    entity lists) as JSON text."""
     frame = pd.DataFrame(rows)
     for column in ("answer", "gold"):
         frame[column] = frame[column].map(lambda v: json.dumps(v, ensure_ascii=False))

@@ -28,6 +28,7 @@ $(VENV)/.installed: pyproject.toml Makefile
 	    "llama-cpp-python==$(ENGINE_VERSION)" -w $(ENGINE_WHEELS)
 	$(PYTHON) -m pip install --force-reinstall --no-deps $(ENGINE_WHEELS)/llama_cpp_python-*.whl
 	$(PYTHON) -m pip install -e '.$(if $(EXTRAS),[$(EXTRAS)])'
+	$(PYTHON) -m compileall -q slmbench  # its bytecode, also where PYTHONDONTWRITEBYTECODE is set (bench/README.md)
 	$(PYTHON) -m slmbench.engines.check
 	touch $@
 

@@ -1,6 +1,7 @@
 from snakemake.utils import min_version
 
 from slmbench.engines.slurm_step import preflight as slurm_preflight
+from slmbench.quick_exit import release_scheduler_timer, skip_exit_collection
 
 min_version("9.0")
 
@@ -34,10 +35,12 @@ localrules:
 onsuccess:
     release_scheduler_timer()
     print_outcomes(rules.results.output.cells_csv)
+    skip_exit_collection()
 
 
 onerror:
     release_scheduler_timer()
+    skip_exit_collection()
 
 
 rule all:

@@ -16,6 +16,7 @@ import sysconfig
 from pathlib import Path
 
 SLURM_PLUGIN = "snakemake_executor_plugin_slurm"
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def without_slurm_plugin(folder: Path) -> Path:
@@ -32,7 +33,9 @@ def without_slurm_plugin(folder: Path) -> Path:
 
 
 def install_python(folder: Path) -> Path:
-    """The python `make install` gives: this one where the plugin is not installed, else one without it in `folder`."""
+    """The python `make install` gives: this one where the plugin is not installed, else one without it in
+    `folder`; either way with slmbench's bytecode compiled, as `make install` compiles it."""
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(ROOT / "slmbench")], check=True)
     if importlib.util.find_spec(SLURM_PLUGIN) is None:
         return Path(sys.executable)
     print(f"(the SLURM plugin is installed here, the test extra's: Snakemake runs without it, as after `make install`; {folder})", flush=True)

@@ -2,7 +2,6 @@
 (slmbench/results/catalog.py) expanded into outputs."""
 
 import sys
-import threading
 from pathlib import Path
 
 from slmbench.config import (
@@ -150,17 +149,3 @@ def print_outcomes(cells_csv):
         from slmbench.results.outcomes import outcome_lines
 
         print("\n".join(outcome_lines(cells_csv)))
-
-
-def release_scheduler_timer():
-    """Let the finished run exit at once. Snakemake's job rate limiter (--max-jobs-per-timespan,
-    100/1s by default) wakes its scheduler again with a 1 s threading.Timer after every pass; the
-    one armed by the last pass is not a daemon, so it held each run's exit for up to a second
-    (bench/README.md). When the run has ended no pass is left for it to wake: cancel it. The timer
-    is found by the name of Snakemake's (private) method that arms it, misspelt there; should a
-    Snakemake release rename it, nothing is cancelled and a run ends up to a second later.
-    """
-    for thread in threading.enumerate():
-        wakes = getattr(thread, "function", None)
-        if "_schedule_reevalutation" in getattr(wakes, "__qualname__", ""):
-            thread.cancel()

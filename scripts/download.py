@@ -9,6 +9,7 @@ import sys
 from slmbench import registry
 from slmbench.data import DatasetUnavailable, fetch_dataset, write_jsonl
 from slmbench.records import InvalidRecord
+from slmbench.quick_exit import skip_exit_collection
 
 with open(snakemake.log[0], "w") as log:
     ds = snakemake.params.dataset
@@ -20,3 +21,4 @@ with open(snakemake.log[0], "w") as log:
         sys.exit(message)
     print(f"[download] {ds['name']}: {len(records)} records from {source}", file=log)
     write_jsonl(snakemake.output[0], records)
+skip_exit_collection()  # everything above is written and closed

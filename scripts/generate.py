@@ -5,6 +5,7 @@ import sys
 from slmbench.config import run_settings
 from slmbench.data import TooFewRecords
 from slmbench.generate import generate_cell
+from slmbench.quick_exit import skip_exit_collection
 
 with open(snakemake.log[0], "w") as log:
     index = list(snakemake.input.index)
@@ -16,3 +17,4 @@ with open(snakemake.log[0], "w") as log:
     except TooFewRecords as e:  # a config error, said once, without a traceback
         print(f"[generate] {e}", file=log)
         sys.exit(f"[generate] {e}")
+skip_exit_collection()  # everything above is written and closed

@@ -7,6 +7,7 @@ from slmbench.data import read_dataset, read_jsonl, write_jsonl
 from slmbench.results.trace_page import render_trace_page
 from slmbench.score import score_cell
 from slmbench.sidecar import read_meta
+from slmbench.quick_exit import skip_exit_collection
 
 inputs, out = snakemake.input, snakemake.output
 n_boot, seed = snakemake.params.n_boot, snakemake.params.seed  # defaults: schemas/config.schema.yaml, analysis
@@ -26,3 +27,4 @@ with open(snakemake.log[0], "w") as log:
         write_jsonl(out.samples[i], rows)
         Path(out.traces[i]).write_text(render_trace_page(generations, read_jsonl(out.samples[i])))
         print(f"[score] wrote {out.traces[i]}", file=log)
+skip_exit_collection()  # everything above is written and closed

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import re
 
-from slmbench.metrics import NUMBER, bio_entities
+from slmbench.entities import bio_entities
+from slmbench.metrics import NUMBER
 from slmbench.registry import ENTITY_TYPES, DatasetSpec
 from slmbench.text import scrub_surrogates
 

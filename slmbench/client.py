@@ -3,7 +3,8 @@
 It bounds requests in flight, times each one out, sends the sampling parameters
 explicitly (servers otherwise apply a model's own defaults), and answers from the
 request cache when it can. The engine is opened lazily on the first cache miss, so a
-fully cached cell starts no server.
+fully cached cell starts no server, and imports no OpenAI client either: that import (about
+0.4 s) runs while the server loads (bench/README.md, "One cell, whole run").
 
 A failed request is infrastructure, not a result: connection errors, 5xx replies and
 time-outs are retried with exponential backoff after asking the engine to recover
@@ -20,17 +21,19 @@ grammar answers 400, which, like every refused request, fails the job.
 from __future__ import annotations
 
 import asyncio
+import importlib
 import time
 from dataclasses import dataclass
-from typing import Any, Callable
-
-import openai
+from typing import TYPE_CHECKING, Any, Callable
 
 from .cache import RequestCache, request_key
 from .config import schema_defaults
 from .engines.base import Endpoint, EngineError
 from .text import scrub_surrogates
 from .trace import ChatError, LLMCall
+
+if TYPE_CHECKING:
+    import openai
 
 # How llama.cpp ("exceed context window") and SGLang/vLLM ("longer than the model's context
 # length", "maximum context length") say that a prompt does not fit.
@@ -99,13 +102,18 @@ class ChatClient:
         self._open_lock = asyncio.Lock()
 
     def _connect(self, endpoint: Endpoint) -> None:
+        import openai  # imported by _connection, while the server loaded
+
         self._endpoint = endpoint
         self._client = openai.AsyncOpenAI(base_url=endpoint.base_url, api_key=self.api_key, max_retries=0, timeout=self.timeout_s)
 
     async def _connection(self) -> tuple[openai.AsyncOpenAI, Endpoint]:
         async with self._open_lock:
             if self._client is None:
-                self._connect(await asyncio.to_thread(self._open_endpoint))
+                endpoint, _ = await asyncio.gather(
+                    asyncio.to_thread(self._open_endpoint), asyncio.to_thread(importlib.import_module, "openai")
+                )
+                self._connect(endpoint)
         return self._client, self._endpoint
 
     async def _recover(self, failed: Endpoint) -> None:
@@ -146,6 +154,7 @@ class ChatClient:
     async def _request(self, messages: list[dict[str, str]], extra_body: dict[str, Any] | None = None) -> dict[str, Any]:
         for attempt in range(self.retries + 1):
             client, endpoint = await self._connection()
+            import openai  # imported by _connection, while the server loaded
             start = time.perf_counter()
             try:
                 self.stats.sent += 1

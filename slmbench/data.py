@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Collection, Iterable, Iterator
 
 from .files import atomic_write_text
-from .metrics import bio_entities
+from .entities import bio_entities
 from .records import InvalidRecord, as_list, check_record
 from .registry import DatasetSpec, get
 from .text import has_lone_surrogate

@@ -30,7 +30,8 @@ import bisect
 import re
 from typing import Any
 
-from .metrics import abstractive_item, bio_entities, classification_item, ner_gold_tags, regression_item, rouge_scores, selected_sentences
+from .entities import bio_entities
+from .metrics import abstractive_item, classification_item, ner_gold_tags, regression_item, rouge_scores, selected_sentences
 from .answers import CATEGORY_SYNONYMS, TOKEN_LABEL_DATASETS
 from .records import as_list
 from .registry import DatasetSpec

@@ -14,7 +14,7 @@ import re
 from collections import Counter
 from collections.abc import Callable, Sequence
 
-from slmbench import resampled
+from slmbench.entities import bio_entities
 from slmbench.records import as_list
 from slmbench.registry import DatasetSpec
 
@@ -49,6 +49,8 @@ def sample_scores(spec: DatasetSpec, samples: list[dict], answers: list[object |
 
 def subset_scorer(spec: DatasetSpec, samples: list[dict], answers: list[object | None]) -> Callable[[Sequence[int]], float]:
     """A function giving the primary metric on any (re)sample of row indices; text is parsed once."""
+    from slmbench import resampled  # numpy: not for the download jobs, which check rows with this module's tasks
+
     items = _items(spec, samples, answers)
     aggregate = task_of(spec).aggregate
     scorer = lambda indices: aggregate(spec, [items[i] for i in indices])[spec.metric]  # noqa: E731
@@ -169,24 +171,6 @@ def regression_item_score(spec: DatasetSpec, item) -> float | None:
 
 
 # --- named entities -------------------------------------------------------------------------------
-
-
-def bio_entities(tags: list[str]) -> list[tuple[str, int, int]]:
-    """Entity chunks (type, start, end-exclusive) of a BIO tag sequence, as seqeval's default (conlleval) mode.
-
-    A chunk starts at B-X, or at I-X that does not continue a chunk of type X; it ends at O, B-, or a type change.
-    """
-    chunks = []
-    kind, start = None, 0
-    for i, tag in enumerate([*tags, "O"]):
-        prefix, _, tag_kind = tag.partition("-")
-        continues = prefix == "I" and tag_kind == kind
-        if kind is not None and not continues:
-            chunks.append((kind, start, i))
-            kind = None
-        if prefix in ("B", "I") and not continues:
-            kind, start = tag_kind, i
-    return chunks
 
 
 def entities_to_bio(entities: list, tokens: list[str]) -> list[str]:

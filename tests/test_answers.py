@@ -3,7 +3,8 @@
 import pytest
 
 from slmbench.answers import answer_format, extract_answer
-from slmbench.metrics import bio_entities, parse_number
+from slmbench.entities import bio_entities
+from slmbench.metrics import parse_number
 from slmbench.records import as_list
 from slmbench.registry import DATASETS
 

@@ -7,7 +7,8 @@ import pytest
 
 from slmbench.engines import EngineError
 from slmbench.engines.llamacpp import LlamaCppEngine
-from slmbench.engines.managed import ManagedServerEngine, ServerFiles, pid_alive
+from slmbench.engines.managed import ManagedServerEngine
+from slmbench.engines.server_files import ServerFiles, pid_alive
 
 SMOL = {
     "engine": "llamacpp",
@@ -141,7 +142,8 @@ def test_a_stale_state_file_pointing_at_another_live_service_is_replaced(tmp_pat
     import json
     import subprocess
 
-    from slmbench.engines.managed import free_port, process_start_time
+    from slmbench.engines.managed import free_port
+    from slmbench.engines.server_files import process_start_time
 
     port = free_port()
     impostor = subprocess.Popen([sys.executable, "-c", IMPOSTOR, str(port)])

@@ -10,7 +10,8 @@ import seqeval.metrics.sequence_labeling as seqeval_labeling
 import sklearn.metrics as sklearn_metrics
 from rouge_score import rouge_scorer
 
-from slmbench.metrics import bio_entities, f1_score, matthews_corrcoef, ner_metrics, rouge_scores
+from slmbench.entities import bio_entities
+from slmbench.metrics import f1_score, matthews_corrcoef, ner_metrics, rouge_scores
 
 LABELS = ["positive", "negative", "neutral", "other"]
 SEEDS = range(200)

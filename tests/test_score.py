@@ -94,13 +94,3 @@ def test_score_cell_carries_the_finben_exact_score_beside_the_primary_one():
         finben.append(next((c for c in samples[0]["choices"] if c in output.lower()), "missing"))
     assert summary["score_finben"] == pytest.approx(f1_score(golds, finben, average="weighted", labels=list(set(golds))))
     assert "score" in summary and summary["metric"] == "f1_weighted"
-
-
-def test_a_score_job_and_the_end_of_a_run_start_without_pandas():
-    """The score jobs (72 on the paper grid) and the outcome lines Snakemake's own process prints at
-    the end of every run import no pandas: 0.3-0.4 s per process on a 2-core machine (bench/README.md)."""
-    import subprocess
-    import sys
-
-    imports = "import slmbench.score, slmbench.results.trace_page, slmbench.sidecar, slmbench.results.outcomes, sys; print(sorted(m for m in ('pandas', 'sklearn', 'matplotlib') if m in sys.modules))"
-    assert subprocess.run([sys.executable, "-c", imports], capture_output=True, text=True, check=True).stdout.strip() == "[]"

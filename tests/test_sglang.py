@@ -13,7 +13,7 @@ import yaml
 from slmbench.config import ROOT, ConfigError, grid, validate_config
 from slmbench.engines import EngineError, make_engine
 from slmbench.engines import server_metrics
-from slmbench.engines.managed import ServerFiles, pid_alive
+from slmbench.engines.server_files import ServerFiles, pid_alive
 from slmbench.engines.sglang import SGLangEngine
 from slmbench.registry import DATASETS
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 
@@ -44,6 +43,8 @@ class Engine(ABC):
 
 def package_version(distribution: str) -> str:
     """An engine's installed version: a new release may answer differently, so fingerprints name it."""
+    from importlib.metadata import PackageNotFoundError, version  # only where a fingerprint is taken
+
     try:
         return version(distribution)
     except PackageNotFoundError:

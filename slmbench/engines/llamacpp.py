@@ -16,6 +16,8 @@ class LlamaCppEngine(ManagedServerEngine):
     """`python -m llama_cpp.server` serving one GGUF file on loopback."""
 
     grammar_field = "grammar"  # llama-cpp-python's chat completion request: a GBNF grammar
+    # Its probe lists the models, or meets a refused connection while the model loads: about a millisecond.
+    ready_poll_s = 0.02
 
     def __init__(self, name: str, cfg: dict[str, Any], *, models_dir: Path, **kwargs):
         super().__init__(name, **kwargs)

@@ -14,7 +14,6 @@ replaced by a new server. A server that dies or stops answering mid-job is resta
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
 import os
@@ -27,22 +26,23 @@ import urllib.error
 import urllib.request
 import uuid
 from abc import abstractmethod
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from . import slurm_step
 from ..config import schema_defaults
 from .base import Endpoint, Engine, EngineError
+from .server_files import SUPERVISOR_MODULE, ServerFiles, locked, pid_alive, process_command, process_start_time
 
-SUPERVISOR_MODULE = "slmbench.engines.server_supervisor"
 SERVER_DEFAULTS = schema_defaults("server")  # schemas/config.schema.yaml, server
 # How long a launcher waits for a new supervisor to record itself (srun may queue the step briefly).
 SUPERVISOR_START_S = 60.0
 MODELS_PATH = "/v1/models"  # lists the served model names: the proof of a server's identity
 # One health request; a busy llama.cpp server answers only after its current generation.
 PROBE_TIMEOUT_S = 10.0
-READY_POLL_S = 0.1  # a loading server is asked this often whether it is ready: a probe costs about a millisecond
+# How often a starting supervisor's state file is looked at: a file read, well under a millisecond;
+# the wait adds half of it on average to every server start.
+SUPERVISOR_POLL_S = 0.02
 
 
 def default_state_dir() -> Path:
@@ -56,39 +56,6 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def _proc_stat(pid: int) -> list[str] | None:
-    """The fields of /proc/PID/stat after the command name, or None."""
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except (OSError, IndexError):
-        return None
-
-
-def pid_alive(pid: int) -> bool:
-    """True while the process runs; an exited child not yet reaped (a zombie) counts as gone."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    fields = _proc_stat(pid)
-    return fields is None or fields[0] != "Z"
-
-
-def process_start_time(pid: int) -> str | None:
-    """The process's start time in clock ticks since boot: with the pid, it names one process for good."""
-    fields = _proc_stat(pid)
-    return fields[19] if fields and len(fields) > 19 else None
-
-
-def process_command(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-    except OSError:
-        return ""
-
-
 def log_tail(path: Path, n_bytes: int = 4000) -> str:
     try:
         with open(path, "rb") as f:
@@ -96,47 +63,6 @@ def log_tail(path: Path, n_bytes: int = 4000) -> str:
             return f.read().decode(errors="replace")
     except OSError:
         return "(no server log)"
-
-
-@contextmanager
-def locked(path: Path) -> Iterator[None]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
-
-
-class ServerFiles:
-    """The files that describe one shared server: lock, state, leases, log."""
-
-    def __init__(self, state_dir: Path, key: str):
-        self.lock = state_dir / f"{key}.lock"
-        self.state = state_dir / f"{key}.json"
-        self.leases = state_dir / f"{key}.leases"
-        self.log = state_dir / f"{key}.log"
-
-    def read_state(self) -> dict[str, Any] | None:
-        try:
-            state = json.loads(self.state.read_text())
-        except (OSError, ValueError, RecursionError):
-            return None
-        return state if isinstance(state, dict) else None
-
-    def live_leases(self) -> int:
-        """Count leases whose job is still alive, dropping the others."""
-        alive = 0
-        for lease in self.leases.glob("*") if self.leases.exists() else []:
-            pid = lease.name.split("-", 1)[0]
-            if not pid.isdigit():  # not a lease (say, an NFS placeholder)
-                continue
-            if pid_alive(int(pid)):
-                alive += 1
-            else:
-                lease.unlink(missing_ok=True)
-        return alive
 
 
 def stale_reason(state: dict[str, Any] | None) -> str:
@@ -162,6 +88,9 @@ class ManagedServerEngine(Engine):
     """An engine whose server this package starts, shares and stops."""
 
     health_path = MODELS_PATH
+    # How often a loading server is asked whether it is ready. Where the probe is a generation
+    # (SGLang's /health_generate), ten times a second; an engine with a cheaper probe asks more often.
+    ready_poll_s = 0.1
 
     def __init__(self, name: str, *, ready_timeout_s: float, idle_timeout_s: float, state_dir: Path | None = None,
                  max_restarts: int = SERVER_DEFAULTS["max_restarts"], log=None):
@@ -244,7 +173,7 @@ class ManagedServerEngine(Engine):
                 return state
             if launcher.poll() is not None:
                 break
-            time.sleep(0.05)
+            time.sleep(SUPERVISOR_POLL_S)
         launcher.terminate()  # inside SLURM: the wrapper passes it on to srun, which cancels the step
         try:
             launcher.wait(timeout=10)
@@ -307,7 +236,7 @@ class ManagedServerEngine(Engine):
                     f"the {self.name} server exited before it was ready; the end of its log ({files.log}):\n"
                     f"{log_tail(files.log)}\nCheck the model's weights and server flags in config.yaml."
                 )
-            time.sleep(READY_POLL_S)
+            time.sleep(self.ready_poll_s)
         self.close()
         raise EngineError(
             f"the {self.name} server was not ready within {self.ready_timeout_s:.0f} s "

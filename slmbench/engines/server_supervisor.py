@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 from ..files import atomic_write_text
-from .managed import SUPERVISOR_MODULE, ServerFiles, locked, process_start_time
+from .server_files import SUPERVISOR_MODULE, ServerFiles, locked, process_start_time
 
 PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from ..files import atomic_write_text
 from .base import EngineError
-from .managed import locked
+from .server_files import locked
 
 
 def resolve_weights(model: str, weights: dict[str, Any], models_dir: Path) -> Path:

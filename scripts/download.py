@@ -8,8 +8,8 @@ import sys
 
 from slmbench import registry
 from slmbench.data import DatasetUnavailable, fetch_dataset, write_jsonl
-from slmbench.records import InvalidRecord
 from slmbench.quick_exit import skip_exit_collection
+from slmbench.records import InvalidRecord
 
 with open(snakemake.log[0], "w") as log:
     ds = snakemake.params.dataset

@@ -1,7 +1,7 @@
 """Snakemake entry point: every table and figure of the catalog (slmbench/results/catalog.py)."""
 
-from slmbench.results.build import build_results
 from slmbench.quick_exit import skip_exit_collection
+from slmbench.results.build import build_results
 
 with open(snakemake.log[0], "w") as log:
     build_results(

@@ -4,10 +4,10 @@ import json
 from pathlib import Path
 
 from slmbench.data import read_dataset, read_jsonl, write_jsonl
+from slmbench.quick_exit import skip_exit_collection
 from slmbench.results.trace_page import render_trace_page
 from slmbench.score import score_cell
 from slmbench.sidecar import read_meta
-from slmbench.quick_exit import skip_exit_collection
 
 inputs, out = snakemake.input, snakemake.output
 n_boot, seed = snakemake.params.n_boot, snakemake.params.seed  # defaults: schemas/config.schema.yaml, analysis

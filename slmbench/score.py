@@ -13,6 +13,7 @@ from .resampled import ANALYSIS, bootstrap_ci
 from .metrics import finben_score, sample_scores, score_dataset, subset_scorer
 from .trace import FAILURE_KINDS
 
+
 def fresh_tokens(record: dict[str, Any]) -> tuple[int, int]:
     """(tokens, calls) of a sample's LLM calls that reached the server in this job (not cache hits).
 

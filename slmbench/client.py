@@ -1,8 +1,9 @@
 """The async chat client every paradigm talks through.
 
-It bounds requests in flight, times each one out, sends the sampling parameters
-explicitly (servers otherwise apply a model's own defaults), and answers from the
-request cache when it can. The engine is opened lazily on the first cache miss, so a
+It bounds requests in flight, times each one out, sends every sampling parameter
+explicitly in the names the engine's server reads (servers otherwise fill what a request
+leaves out with their own or the model's defaults: engines/base.py, `SamplingFields`), and
+answers from the request cache when it can. The engine is opened lazily on the first cache miss, so a
 fully cached cell starts no server, and imports no OpenAI client either: that import (about
 0.4 s) runs while the server loads (bench/README.md, "One cell, whole run").
 
@@ -28,7 +29,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from .cache import RequestCache, request_key
 from .config import schema_defaults
-from .engines.base import Endpoint, EngineError
+from .engines.base import Endpoint, EngineError, SamplingFields
 from .text import scrub_surrogates
 from .trace import ChatError, LLMCall
 
@@ -83,12 +84,14 @@ class ChatClient:
         system_role: bool = True,
         recover_endpoint: Callable[[], Endpoint] | None = None,
         grammar_field: str | None = None,
+        sampling_fields: SamplingFields = SamplingFields(),
     ):
         self._open_endpoint = open_endpoint
         self._recover_endpoint = recover_endpoint or open_endpoint
         self.fingerprint = fingerprint
         self.cache = cache
-        self.sampling = {k: sampling[k] for k in ("temperature", "top_p", "max_tokens", "seed")}
+        self.sampling = dict(sampling)  # the cache key's part: all of it decides the reply
+        self.request_args, self.request_extra = sampling_fields.request(sampling)
         self.semaphore = asyncio.Semaphore(concurrency)
         self.timeout_s = timeout_s
         self.retries = retries
@@ -145,7 +148,7 @@ class ChatClient:
         if hit is not None:
             self.stats.cache_hits += 1
             return LLMCall(agent=agent, messages=messages, cache_hit=True, **hit)
-        body = {self.grammar_field: grammar} if grammar is not None else None
+        body = {**self.request_extra, self.grammar_field: grammar} if grammar is not None else self.request_extra
         async with self.semaphore:
             reply = await self._request(messages, body)
         self.cache.put(key, reply)
@@ -159,7 +162,7 @@ class ChatClient:
             try:
                 self.stats.sent += 1
                 response = await client.chat.completions.create(
-                    model=endpoint.model, messages=messages, extra_body=extra_body, **self.sampling
+                    model=endpoint.model, messages=messages, extra_body=extra_body or None, **self.request_args
                 )
             except openai.APITimeoutError:
                 problem = f"no reply within {self.timeout_s:g} s (client.timeout_s)"

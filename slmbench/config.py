@@ -116,6 +116,12 @@ def validate_config(config: dict[str, Any], source: str = "config") -> dict[str,
         needs = {"llamacpp": "weights", "openai": "endpoint"}.get(model["engine"])
         if needs and needs not in model:
             raise ConfigError(f"config key models.{name}.{needs}: required for engine {model['engine']!r}")
+        if model["engine"] == "llamacpp" and model["sampling"]["model_defaults"]:
+            raise ConfigError(
+                f"config key models.{name}.sampling.model_defaults: a GGUF served by llama.cpp has no generation "
+                "config, so its server would fill the parameters with its own defaults (repeat_penalty 1.1, top_k 40, "
+                "min_p 0.05), not the model's; set the parameters in models.<name>.sampling instead"
+            )
     _check_constrained(config)
     return config
 

@@ -123,7 +123,7 @@ def generate_cell(cell: dict[str, Any], dataset_path: str, out_path: str, *, set
         retries=client_cfg["retries"], backoff_s=client_cfg["backoff_s"], api_key=getattr(engine, "api_key", "none"),
         system_role=model["system_role"],
         recover_endpoint=(lambda: window.recover(engine.recover)) if window else engine.recover,
-        grammar_field=engine.grammar_field,
+        grammar_field=engine.grammar_field, sampling_fields=engine.sampling_fields,
     )
     label = cell_label(cell)
     try:

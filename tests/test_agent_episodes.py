@@ -10,6 +10,7 @@ from conftest import MIRROR
 from slmbench.agents import run_multi_agent, run_single_agent
 from slmbench.cache import RequestCache
 from slmbench.client import ChatClient
+from slmbench.config import schema_defaults
 from slmbench.engines.llamacpp import LlamaCppEngine
 from slmbench.registry import get
 from slmbench.trace import FAILURE_KINDS, LLMCall, ToolCall
@@ -23,7 +24,7 @@ SMOL = {
     "context_length": 2048,
     "server": {"threads": 2},
 }
-SAMPLING = {"temperature": 0.0, "top_p": 0.9, "max_tokens": 64, "seed": 0}
+SAMPLING = {**schema_defaults("sampling"), "max_tokens": 64}
 SETTINGS = {"max_turns": 3, "max_delegations": 2, "tool_output_tokens": 128}
 
 

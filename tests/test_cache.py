@@ -1,10 +1,11 @@
 from concurrent.futures import ThreadPoolExecutor
 
 from slmbench.cache import RequestCache, request_key
+from slmbench.config import schema_defaults
 
 FP = {"engine": "llamacpp", "weights_sha256": "abc"}
 MSG = [{"role": "user", "content": "hi"}]
-SAMPLING = {"temperature": 0.0, "top_p": 0.9, "max_tokens": 8, "seed": 0}
+SAMPLING = {**schema_defaults("sampling"), "max_tokens": 8}
 
 
 def reply(output="positive", **changes):

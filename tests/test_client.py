@@ -13,11 +13,12 @@ import pytest
 
 from slmbench.cache import RequestCache
 from slmbench.client import ChatClient, ServerFailure
+from slmbench.config import schema_defaults
 from slmbench.engines.base import Endpoint
 from slmbench.engines.managed import free_port
 from slmbench.trace import ChatError
 
-SAMPLING = {"temperature": 0.0, "top_p": 0.9, "max_tokens": 8, "seed": 0}
+SAMPLING = {**schema_defaults("sampling"), "max_tokens": 8}
 MESSAGES = [{"role": "user", "content": "Sentiment of 'profits rose'?"}]
 
 
@@ -84,7 +85,10 @@ def test_5xx_is_retried_and_sampling_is_sent_explicitly(tmp_path):
     assert call.output == "positive" and call.prompt_tokens == 11 and not call.cache_hit
     assert len(server.requests) == 3 and client.stats.retries == 2
     sent = server.requests[-1]
-    assert {k: sent[k] for k in SAMPLING} == SAMPLING
+    # Temperature 0 is plain greedy: every parameter a server would otherwise fill is stated as "off".
+    assert {k: sent[k] for k in ("temperature", "top_p", "max_tokens", "seed")} == {"temperature": 0.0, "top_p": 0.9, "max_tokens": 8, "seed": 0}
+    assert {k: sent[k] for k in ("top_k", "min_p", "repetition_penalty", "presence_penalty", "frequency_penalty")} == {
+        "top_k": -1, "min_p": 0.0, "repetition_penalty": 1.0, "presence_penalty": 0.0, "frequency_penalty": 0.0}
 
 
 def test_a_cache_hit_opens_no_endpoint(tmp_path):
@@ -197,7 +201,7 @@ def test_a_grammar_goes_in_the_engines_field_and_into_the_cache_key(tmp_path, fi
     assert field not in server.requests[-1]  # an unconstrained request carries no grammar
     call = asyncio.run(client.chat(MESSAGES, "base", grammar=GRAMMAR))
     assert not call.cache_hit and server.requests[-1][field] == GRAMMAR  # the same messages, another request
-    assert {k: server.requests[-1][k] for k in SAMPLING} == SAMPLING
+    assert server.requests[-1]["repetition_penalty"] == 1.0 and server.requests[-1]["top_k"] == -1  # with the grammar
     assert asyncio.run(client.chat(MESSAGES, "base", grammar=GRAMMAR)).cache_hit and len(server.requests) == 2
 
 

@@ -5,6 +5,7 @@ import time
 
 import pytest
 
+from slmbench.config import schema_defaults
 from slmbench.engines import EngineError
 from slmbench.engines.llamacpp import LlamaCppEngine
 from slmbench.engines.managed import ManagedServerEngine
@@ -84,7 +85,7 @@ def test_the_openai_engine_talks_to_a_running_server(tmp_path):
     try:
         engine = OpenAIEndpointEngine(endpoint.base_url, endpoint.model, revision="q4_1")
         client = ChatClient(engine.open, engine.fingerprint(), RequestCache(tmp_path / "cache"),
-                            {"temperature": 0.0, "top_p": 0.9, "max_tokens": 5, "seed": 0})
+                            {**schema_defaults("sampling"), "max_tokens": 5})
         call = asyncio.run(client.chat([{"role": "user", "content": "Say hello."}], "base"))
     finally:
         server.close()

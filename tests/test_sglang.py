@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from slmbench.config import ROOT, ConfigError, grid, validate_config
+from slmbench.config import ROOT, ConfigError, grid, schema_defaults, validate_config
 from slmbench.engines import EngineError, make_engine
 from slmbench.engines import server_metrics
 from slmbench.engines.server_files import ServerFiles, pid_alive
@@ -22,7 +22,7 @@ FIXTURE = Path(__file__).parent / "fixtures" / "sglang_metrics.txt"
 QWEN = {
     "engine": "sglang",
     "context_length": 32768,
-    "sampling": {"temperature": 0.0, "top_p": 0.9, "max_tokens": 1024, "seed": 0},
+    "sampling": {**schema_defaults("sampling"), "max_tokens": 1024},
     "sglang": {"model_path": "Qwen/Qwen2.5-7B-Instruct", "tp_size": 1, "mem_fraction_static": 0.85},
 }
 
@@ -54,14 +54,16 @@ def test_the_launch_command_carries_every_setting(tmp_path):
                 "--mem-fraction-static": "0.85", "--context-length": "32768", "--random-seed": "0", "--served-model-name": "qwen"}
     assert {flag: flag_value(command, flag) for flag in expected} == expected
     assert "--enable-metrics" in command  # on by default: the per-cell server statistics need it
-    for absent in ("--revision", "--reasoning-parser", "--tool-call-parser", "--dtype", "--sampling-defaults",
+    # Nothing a request leaves unset comes from the model's generation_config.json (README, "Fidelity").
+    assert flag_value(command, "--sampling-defaults") == "openai"
+    for absent in ("--revision", "--reasoning-parser", "--tool-call-parser", "--dtype",
                    "--trust-remote-code", "--enable-deterministic-inference"):
         assert absent not in command
 
 
 def test_optional_flags_appear_when_set(tmp_path):
     cfg = model_cfg(revision="abc123", reasoning_parser="qwen3", tool_call_parser="qwen25", dtype="bfloat16",
-                    sampling_defaults="openai", trust_remote_code=True, deterministic=True, enable_metrics=False,
+                    trust_remote_code=True, deterministic=True, enable_metrics=False,
                     served_model_name="Qwen2.5-7B", tp_size=2, random_seed=7, extra_args=["--chunked-prefill-size", "4096"])
     made = engine(tmp_path, cfg)
     command = made.launch_command(1, made.served_model())
@@ -69,7 +71,6 @@ def test_optional_flags_appear_when_set(tmp_path):
     assert flag_value(command, "--reasoning-parser") == "qwen3"
     assert flag_value(command, "--tool-call-parser") == "qwen25"
     assert flag_value(command, "--dtype") == "bfloat16"
-    assert flag_value(command, "--sampling-defaults") == "openai"
     assert flag_value(command, "--served-model-name") == "Qwen2.5-7B"
     assert flag_value(command, "--tp-size") == "2" and flag_value(command, "--random-seed") == "7"
     assert "--trust-remote-code" in command and "--enable-deterministic-inference" in command
@@ -141,11 +142,46 @@ def test_the_fingerprint_names_model_revision_engine_and_answer_flags(tmp_path):
 @pytest.mark.parametrize("change", [
     {"revision": "0123abc"}, {"model_path": "Qwen/Qwen2.5-3B-Instruct"}, {"reasoning_parser": "qwen3"},
     {"tool_call_parser": "qwen25"}, {"deterministic": True}, {"tp_size": 2}, {"random_seed": 1},
-    {"dtype": "float16"}, {"sampling_defaults": "openai"}, {"extra_args": ["--disable-radix-cache"]},
+    {"dtype": "float16"}, {"extra_args": ["--disable-radix-cache"]},
     {"trust_remote_code": True},
 ])
 def test_what_can_change_answers_changes_the_fingerprint(tmp_path, change):
     assert fingerprint(tmp_path, **change) != fingerprint(tmp_path)
+
+
+def test_the_models_own_generation_defaults_only_when_asked(tmp_path):
+    raw = copy.deepcopy(QWEN)
+    raw["sampling"]["model_defaults"] = True
+    asked = validate_config({"models": {"qwen": raw}, "paradigms": {"base": {"kind": "base"}}, "datasets": {"fpb": {}}})
+    made = engine(tmp_path, asked["models"]["qwen"])
+    assert flag_value(made.launch_command(1, "qwen"), "--sampling-defaults") == "model"
+    assert made.fingerprint() != fingerprint(tmp_path)
+    # The request then states only what the paper states; the server fills the rest from the model.
+    args, extra = made.sampling_fields.request(asked["models"]["qwen"]["sampling"])
+    assert set(args) == {"temperature", "top_p", "max_tokens", "seed"} and extra == {}
+
+
+@pytest.mark.parametrize("key, value", [("dtype", "bf16"), ("reasoning_parser", "qwen-3"), ("tool_call_parser", "qwen2.5")])
+def test_a_misspelt_sglang_choice_fails_at_validation_naming_the_key(key, value):
+    raw = copy.deepcopy(QWEN)
+    raw["sglang"][key] = value
+    with pytest.raises(ConfigError, match=rf"models\.qwen\.sglang\.{key}"):
+        validate_config({"models": {"qwen": raw}, "paradigms": {"base": {"kind": "base"}}, "datasets": {"fpb": {}}})
+
+
+def test_the_schemas_sglang_choices_are_sglangs_own():
+    """Where SGLang is installed (its wheel installs without dependencies), its own lists decide."""
+    names = pytest.importorskip("sglang.srt.parser.reasoning_parser_names", reason="sglang is not installed here")
+    tools = pytest.importorskip("sglang.srt.function_call.parser_names")
+    props = load_schema_props()
+    assert set(props["reasoning_parser"]["enum"]) - {None} == {"auto", *names.REASONING_PARSER_NAMES}
+    assert set(props["tool_call_parser"]["enum"]) - {None} == {"auto", *tools.TOOL_CALL_PARSER_NAMES}
+
+
+def load_schema_props() -> dict:
+    from slmbench.config import load_schema
+
+    return load_schema()["$defs"]["model"]["properties"]["sglang"]["properties"]
 
 
 @pytest.mark.parametrize("change", [

@@ -40,7 +40,7 @@ def check(log=sys.stdout) -> str:
                                 idle_timeout_s=0, state_dir=Path(tmp) / "servers", max_restarts=0, log=log)
         sampling = {**model["sampling"], "max_tokens": 8}
         client = ChatClient(engine.open, engine.fingerprint(), RequestCache(Path(tmp) / "cache"), sampling,
-                            retries=0, recover_endpoint=engine.recover)
+                            retries=0, recover_endpoint=engine.recover, sampling_fields=engine.sampling_fields)
         try:
             call = asyncio.run(client.chat([{"role": "user", "content": "Is 'profits rose' positive or negative?"}], "check"))
         finally:

@@ -46,10 +46,13 @@ class SGLangEngine(ManagedServerEngine):
     def answer_flags(self) -> list[str]:
         """Flags that can change the answers; port, host, memory fraction, metrics and the served name cannot."""
         s = self.settings
+        # What a request leaves unset: the model's generation_config.json only where the config asks for
+        # it (sampling.model_defaults); otherwise nothing is left unset anyway (engines/base.py).
+        defaults = "model" if self.cfg["sampling"].get("model_defaults") else "openai"
         flags = ["--context-length", str(self.cfg["context_length"]), "--tp-size", str(s["tp_size"]),
-                 "--random-seed", str(s["random_seed"])]
+                 "--random-seed", str(s["random_seed"]), "--sampling-defaults", defaults]
         for key, flag in (("dtype", "--dtype"), ("reasoning_parser", "--reasoning-parser"),
-                          ("tool_call_parser", "--tool-call-parser"), ("sampling_defaults", "--sampling-defaults")):
+                          ("tool_call_parser", "--tool-call-parser")):
             if s.get(key):
                 flags += [flag, str(s[key])]
         if s.get("deterministic"):

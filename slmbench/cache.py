@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import shutil
 import sys
 import uuid
@@ -23,9 +24,14 @@ from pathlib import Path
 from typing import Any
 
 from .files import atomic_write_text
+from .text import scrub_surrogates
 
-# The fields of a cached reply and their types (see client.reply_record).
-REPLY_FIELDS = {"output": str, "prompt_tokens": int, "completion_tokens": int, "latency_s": (int, float), "finish_reason": str}
+# The fields of a cached reply and their types (see client.reply_record). `reasoning` is the thinking
+# a reasoning parser moved out of the output; completion_tokens counts its reasoning_tokens too.
+REPLY_FIELDS = {"output": str, "reasoning": str, "prompt_tokens": int, "completion_tokens": int, "reasoning_tokens": int,
+                "latency_s": (int, float), "finish_reason": str}
+NUMBER_FIELDS = ("prompt_tokens", "completion_tokens", "reasoning_tokens", "latency_s")
+TEXT_FIELDS = ("output", "reasoning")
 
 
 class CacheUnusable(RuntimeError):
@@ -50,7 +56,13 @@ def reply_problem(reply: Any) -> str:
     if not isinstance(reply, dict) or set(reply) != set(REPLY_FIELDS):
         return "not a reply object with the fields " + ", ".join(REPLY_FIELDS)
     wrong = [k for k, t in REPLY_FIELDS.items() if not isinstance(reply[k], t) or isinstance(reply[k], bool)]
-    return f"wrong type of {', '.join(wrong)}" if wrong else ""
+    if wrong:
+        return f"wrong type of {', '.join(wrong)}"
+    # A checksum proves the entry is whole, not that it makes sense: costs are read from it.
+    senseless = [k for k in NUMBER_FIELDS if not (math.isfinite(reply[k]) and reply[k] >= 0)]
+    if reply["reasoning_tokens"] > reply["completion_tokens"]:
+        senseless.append("reasoning_tokens (above completion_tokens)")
+    return f"not a finite, non-negative number: {', '.join(senseless)}" if senseless else ""
 
 
 class RequestCache:
@@ -82,7 +94,9 @@ class RequestCache:
             return self._miss(path, "it does not name this request's key")
         reply = entry.get("reply")
         problem = reply_problem(reply) or ("" if entry.get("sha256") == _digest(reply) else "its reply does not match its checksum")
-        return self._miss(path, problem) if problem else reply
+        if problem:
+            return self._miss(path, problem)
+        return {**reply, **{k: scrub_surrogates(reply[k]) for k in TEXT_FIELDS}}  # as a fresh reply is
 
     def _miss(self, path: Path, why: str) -> None:
         print(f"[cache] ignoring the entry {path}: {why}; the request is sent again", file=self.log, flush=True)

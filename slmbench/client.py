@@ -76,6 +76,7 @@ class ChatClient:
         cache: RequestCache,
         sampling: dict[str, Any],
         *,
+        sampling_fields: SamplingFields,
         concurrency: int = CLIENT_DEFAULTS["concurrency"],
         timeout_s: float = CLIENT_DEFAULTS["timeout_s"],
         retries: int = CLIENT_DEFAULTS["retries"],
@@ -84,7 +85,6 @@ class ChatClient:
         system_role: bool = True,
         recover_endpoint: Callable[[], Endpoint] | None = None,
         grammar_field: str | None = None,
-        sampling_fields: SamplingFields = SamplingFields(),
     ):
         self._open_endpoint = open_endpoint
         self._recover_endpoint = recover_endpoint or open_endpoint
@@ -175,7 +175,11 @@ class ChatClient:
             except openai.APIStatusError as e:
                 raise ServerFailure(f"the server refused a request: {e}") from e
             else:
-                return reply_record(response, round(time.perf_counter() - start, 4))
+                if not (response.choices and response.choices[0].finish_reason == "abort"):
+                    return reply_record(response, round(time.perf_counter() - start, 4))
+                # SGLang ends a request it aborted (a scheduler or grammar failure, a full queue) with an
+                # HTTP 200 reply: infrastructure, so it is retried and never cached as the model's reply.
+                problem = f"the server aborted the generation (finish_reason 'abort'): {response.choices[0].message.content or ''}"[:500]
             if attempt < self.retries:
                 self.stats.retries += 1
                 await self._recover(endpoint)
@@ -193,8 +197,20 @@ def reply_record(response: Any, latency_s: float) -> dict[str, Any]:
     usage = response.usage
     return {
         "output": scrub_surrogates(choice.message.content or ""),
+        # A reasoning parser (SGLang's --reasoning-parser) moves the thinking here; its tokens are part of
+        # completion_tokens, and SGLang reports how many (usage.reasoning_tokens, or OpenAI's details).
+        "reasoning": scrub_surrogates(str((choice.message.model_extra or {}).get("reasoning_content") or "")),
         "prompt_tokens": usage.prompt_tokens if usage else 0,
         "completion_tokens": usage.completion_tokens if usage else 0,
+        "reasoning_tokens": reasoning_tokens(usage),
         "latency_s": latency_s,
         "finish_reason": choice.finish_reason or "",
     }
+
+
+def reasoning_tokens(usage: Any) -> int:
+    details = getattr(usage, "completion_tokens_details", None)
+    for count in (getattr(details, "reasoning_tokens", None), (getattr(usage, "model_extra", None) or {}).get("reasoning_tokens")):
+        if isinstance(count, int) and not isinstance(count, bool) and count >= 0:
+            return count
+    return 0

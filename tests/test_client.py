@@ -14,7 +14,7 @@ import pytest
 from slmbench.cache import RequestCache
 from slmbench.client import ChatClient, ServerFailure
 from slmbench.config import schema_defaults
-from slmbench.engines.base import Endpoint
+from slmbench.engines.base import Endpoint, SamplingFields
 from slmbench.engines.managed import free_port
 from slmbench.trace import ChatError
 
@@ -23,7 +23,8 @@ MESSAGES = [{"role": "user", "content": "Sentiment of 'profits rose'?"}]
 
 
 class FaultyServer:
-    """Replies with the scripted statuses in order (("reply", text) for a 200 with that text), then 200s."""
+    """Replies with the scripted statuses in order (("reply", text) for a 200 with that text; a dict for a
+    200 whose choice and usage take its "message", "finish_reason" and "usage"), then 200s."""
 
     def __init__(self, script):
         self.script, self.requests = list(script), []
@@ -39,8 +40,10 @@ class FaultyServer:
                 if step == "hang":
                     threading.Event().wait(3)
                     step = 200
-                content = "positive"
-                if isinstance(step, tuple) and step[0] == "reply":
+                content, shape = "positive", {}
+                if isinstance(step, dict):
+                    status, shape = 200, step
+                elif isinstance(step, tuple) and step[0] == "reply":
                     status, content = 200, step[1]
                 elif isinstance(step, tuple):
                     status, message = step
@@ -48,8 +51,9 @@ class FaultyServer:
                     status, message = step, "boom"
                 if status == 200:
                     body = {"id": "x", "object": "chat.completion", "created": 0, "model": "m",
-                            "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
-                            "usage": {"prompt_tokens": 11, "completion_tokens": 1, "total_tokens": 12}}
+                            "choices": [{"index": 0, "message": {"role": "assistant", "content": content, **shape.get("message", {})},
+                                         "finish_reason": shape.get("finish_reason", "stop")}],
+                            "usage": shape.get("usage", {"prompt_tokens": 11, "completion_tokens": 1, "total_tokens": 12})}
                 else:
                     body = {"error": {"message": message, "type": "error"}}
                 data = json.dumps(body).encode()
@@ -74,7 +78,8 @@ def chat(tmp_path, endpoint, **kwargs):
         opened.append(1)
         return endpoint
 
-    client = ChatClient(open_endpoint, {"engine": "test"}, RequestCache(tmp_path), SAMPLING, backoff_s=0.01, **kwargs)
+    client = ChatClient(open_endpoint, {"engine": "test"}, RequestCache(tmp_path), SAMPLING, backoff_s=0.01,
+                        sampling_fields=SamplingFields(), **kwargs)
     return client, opened
 
 
@@ -126,7 +131,7 @@ def test_a_request_that_failed_is_answered_on_the_recovered_endpoint(tmp_path):
     server = FaultyServer([])
     dead = Endpoint(f"http://127.0.0.1:{free_port()}/v1", "m")
     client = ChatClient(lambda: dead, {"engine": "test"}, RequestCache(tmp_path), SAMPLING, backoff_s=0.01,
-                        recover_endpoint=lambda: server.endpoint)
+                        recover_endpoint=lambda: server.endpoint, sampling_fields=SamplingFields())
 
     async def four_at_once():
         return await asyncio.gather(*(client.chat([{"role": "user", "content": str(i)}], "base") for i in range(4)))
@@ -143,7 +148,8 @@ def test_a_recovery_that_fails_fails_the_job_with_its_cause(tmp_path):
         raise EngineError("the smol server stopped answering, and this job has used 2 of its 2 restarts; the end of its log: SIGILL")
 
     client = ChatClient(lambda: Endpoint(f"http://127.0.0.1:{free_port()}/v1", "m"), {"engine": "test"},
-                        RequestCache(tmp_path), SAMPLING, backoff_s=0.01, recover_endpoint=cannot_restart)
+                        RequestCache(tmp_path), SAMPLING, backoff_s=0.01, recover_endpoint=cannot_restart,
+                        sampling_fields=SamplingFields())
     with pytest.raises(ServerFailure, match="SIGILL"):
         asyncio.run(client.chat(MESSAGES, "base"))
 
@@ -213,3 +219,31 @@ def test_a_grammar_for_an_engine_without_a_grammar_field_is_refused_before_sendi
     with pytest.raises(GrammarUnsupported, match="grammar_field"):
         asyncio.run(client.chat(MESSAGES, "base", grammar=GRAMMAR))
     assert server.requests == [] and opened == []
+
+
+# --- SGLang's replies -------------------------------------------------------------------------------
+
+def test_an_aborted_generation_is_infrastructure_retried_and_never_cached(tmp_path):
+    """SGLang answers HTTP 200 with finish_reason "abort" when it aborted a request itself."""
+    server = FaultyServer([{"finish_reason": "abort", "message": {"content": ""}}])
+    client, _ = chat(tmp_path, server.endpoint, retries=2)
+    call = asyncio.run(client.chat(MESSAGES, "base"))
+    assert call.finish_reason == "stop" and call.output == "positive" and client.stats.retries == 1
+    aborted = FaultyServer([{"finish_reason": "abort"}] * 3)
+    client, _ = chat(tmp_path / "other", aborted.endpoint, retries=2)
+    with pytest.raises(ServerFailure, match="abort"):
+        asyncio.run(client.chat(MESSAGES, "base"))
+    assert not list((tmp_path / "other").rglob("*.json"))  # nothing cached
+
+
+def test_reasoning_content_and_its_tokens_are_kept_in_the_trace_and_the_cache(tmp_path):
+    thinking = {"message": {"content": "positive", "reasoning_content": "Profits rose, so \ud800 positive."},
+                "usage": {"prompt_tokens": 11, "completion_tokens": 9, "total_tokens": 20, "reasoning_tokens": 7}}
+    server = FaultyServer([thinking])
+    client, _ = chat(tmp_path, server.endpoint)
+    call = asyncio.run(client.chat(MESSAGES, "base"))
+    assert call.output == "positive" and call.reasoning == "Profits rose, so \ufffd positive."
+    assert (call.completion_tokens, call.reasoning_tokens) == (9, 7)
+    replay, _ = chat(tmp_path, Endpoint("http://127.0.0.1:9/v1", "m"))
+    hit = asyncio.run(replay.chat(MESSAGES, "base"))
+    assert hit.cache_hit and (hit.reasoning, hit.reasoning_tokens) == (call.reasoning, 7)

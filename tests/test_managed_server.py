@@ -2,6 +2,7 @@
 
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -83,9 +84,9 @@ def test_the_openai_engine_talks_to_a_running_server(tmp_path):
     server = smol(tmp_path)
     endpoint = server.open()
     try:
-        engine = OpenAIEndpointEngine(endpoint.base_url, endpoint.model, revision="q4_1")
+        engine = OpenAIEndpointEngine(endpoint.base_url, endpoint.model, revision="q4_1", server="llamacpp")
         client = ChatClient(engine.open, engine.fingerprint(), RequestCache(tmp_path / "cache"),
-                            {**schema_defaults("sampling"), "max_tokens": 5})
+                            {**schema_defaults("sampling"), "max_tokens": 5}, sampling_fields=engine.sampling_fields)
         call = asyncio.run(client.chat([{"role": "user", "content": "Say hello."}], "base"))
     finally:
         server.close()
@@ -107,6 +108,28 @@ class Sleeper(ManagedServerEngine):
 
     def launch_command(self, port, served_model):
         return [sys.executable, "-c", f"import os, time; open({str(self.pid_file)!r}, 'w').write(str(os.getpid())); time.sleep(120)"]
+
+
+def test_the_server_gets_the_engines_environment(tmp_path):
+    """SGLang's grammar wait is an environment variable of its server (engines/sglang.py)."""
+    import os
+    import signal
+
+    class WithEnv(Sleeper):
+        def server_env(self):
+            return {"SLMBENCH_TEST_SETTING": "42"}
+
+    engine = WithEnv(tmp_path / "server.pid", ready_timeout_s=60, idle_timeout_s=60, state_dir=tmp_path)
+    assert engine.server_key() != Sleeper(tmp_path / "x", ready_timeout_s=60, idle_timeout_s=60).server_key()
+    files = ServerFiles(tmp_path, engine.server_key())
+    files.leases.mkdir(parents=True)
+    state = engine._start(files)
+    try:
+        assert wait_until(lambda: (tmp_path / "server.pid").exists() and (tmp_path / "server.pid").read_text())
+        environ = Path(f"/proc/{(tmp_path / 'server.pid').read_text()}/environ").read_bytes().split(b"\0")
+        assert b"SLMBENCH_TEST_SETTING=42" in environ
+    finally:
+        os.kill(state["supervisor_pid"], signal.SIGTERM)
 
 
 def test_a_server_does_not_outlive_a_killed_supervisor(tmp_path):

@@ -3,6 +3,7 @@ local processes that stand in for the server, and the parsing of SGLang's /metri
 
 import copy
 import importlib.util
+import json
 import sys
 import time
 from pathlib import Path
@@ -366,7 +367,27 @@ def test_each_engine_names_the_request_field_its_server_reads_a_grammar_from(tmp
     assert engine(tmp_path).grammar_field == "ebnf"
     assert LlamaCppEngine.grammar_field == "grammar"
     server = {"ready_timeout_s": 1, "idle_timeout_s": 0, "state_dir": None, "max_restarts": 0}
-    hosted = {"engine": "openai", "endpoint": {"base_url": "http://localhost:9/v1", "model": "m"}}
+    hosted = {"engine": "openai", "endpoint": {"base_url": "http://localhost:9/v1", "model": "m", "server": "vllm"}}
     assert make_engine("hosted", hosted, models_dir=tmp_path, server=server).grammar_field is None
     hosted["endpoint"]["grammar_field"] = "guided_grammar"
     assert make_engine("hosted", hosted, models_dir=tmp_path, server=server).grammar_field == "guided_grammar"
+
+
+def test_the_grammar_wait_is_sized_for_the_vocabulary(tmp_path):
+    """SGLang gives up on a grammar after SGLANG_GRAMMAR_MAX_POLL_ITERATIONS polls of 5 ms (50 s by default),
+    while xgrammar took up to 113 s for a 262k vocabulary on 2 busy cores."""
+    folder = tmp_path / "model"
+    folder.mkdir()
+    (folder / "config.json").write_text(json.dumps({"vocab_size": 49152}))
+    small = engine(tmp_path, model_cfg(model_path=str(folder))).server_env()
+    hub = engine(tmp_path).server_env()  # not known before the server starts: the grid's largest
+    gemma = folder.parent / "gemma"
+    gemma.mkdir()
+    (gemma / "config.json").write_text(json.dumps({"text_config": {"vocab_size": 262144}}))
+    polls = {name: int(env["SGLANG_GRAMMAR_MAX_POLL_ITERATIONS"]) * 0.005 for name, env in
+             [("small", small), ("hub", hub), ("gemma", engine(tmp_path, model_cfg(model_path=str(gemma))).server_env())]}
+    assert 30 <= polls["small"] < polls["hub"] == polls["gemma"] and polls["gemma"] >= 3 * 113
+    # The config's own variables win, and count as changing answers; the computed wait does not.
+    custom = model_cfg(env={"SGLANG_GRAMMAR_MAX_POLL_ITERATIONS": "7", "SGLANG_ENABLE_TORCH_COMPILE": "1"})
+    assert engine(tmp_path, custom).server_env()["SGLANG_GRAMMAR_MAX_POLL_ITERATIONS"] == "7"
+    assert fingerprint(tmp_path, env={"X": "1"}) != fingerprint(tmp_path)

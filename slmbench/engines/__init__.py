@@ -30,7 +30,7 @@ def make_engine(name: str, cfg: dict[str, Any], *, models_dir: Path, server: dic
         endpoint = cfg.get("endpoint", {})
         return OpenAIEndpointEngine(
             endpoint["base_url"], endpoint.get("model", name), endpoint.get("revision", ""),
-            endpoint.get("api_key_env", "OPENAI_API_KEY"), endpoint.get("grammar_field"),
+            endpoint.get("api_key_env", "OPENAI_API_KEY"), endpoint.get("grammar_field"), endpoint["server"],
         )
     if kind == "sglang":
         from .sglang import SGLangEngine

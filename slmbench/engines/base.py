@@ -27,10 +27,10 @@ class SamplingFields:
     its top-k off: every request states all of them, because a server fills what a request leaves
     out with its own or the model's defaults (README, "Fidelity": sampling)."""
 
-    top_k: str = "top_k"
+    top_k: str | None = "top_k"  # None: the server takes no such parameter (OpenAI's own API)
     top_k_off: int = -1  # SGLang's and vLLM's "whole vocabulary"
-    min_p: str = "min_p"
-    repetition_penalty: str = "repetition_penalty"
+    min_p: str | None = "min_p"
+    repetition_penalty: str | None = "repetition_penalty"
 
     def request(self, sampling: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
         """The chat request's OpenAI arguments and extra body fields for the config's `sampling`."""
@@ -41,7 +41,18 @@ class SamplingFields:
             self.min_p: sampling["min_p"],
             self.repetition_penalty: sampling["repetition_penalty"],
         }
-        return {k: sampling[k] for k in OPENAI_SAMPLING}, extra
+        return {k: sampling[k] for k in OPENAI_SAMPLING}, {field: v for field, v in extra.items() if field}
+
+
+# By the kind of server behind an endpoint (models.<name>.endpoint.server); the managed engines name theirs.
+# llama.cpp's top_k 0 is no truncation (its top-k sampler skips k <= 0); left out, its server would use
+# top_k 40, min_p 0.05 and repeat_penalty 1.1 (llama_cpp/server/types.py), the penalty before greedy.
+SERVER_SAMPLING_FIELDS = {
+    "vllm": SamplingFields(),
+    "sglang": SamplingFields(),
+    "llamacpp": SamplingFields(top_k_off=0, repetition_penalty="repeat_penalty"),
+    "openai": SamplingFields(top_k=None, min_p=None, repetition_penalty=None),
+}
 
 
 class EngineError(RuntimeError):

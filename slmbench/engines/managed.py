@@ -32,7 +32,9 @@ from typing import Any
 from . import slurm_step
 from ..config import schema_defaults
 from .base import Endpoint, Engine, EngineError
-from .server_files import SUPERVISOR_MODULE, ServerFiles, locked, pid_alive, process_command, process_start_time
+from ..files import private_dir
+from .server_files import (SUPERVISOR_MODULE, ServerFiles, locked, pid_alive, process_command, process_start_time,
+                           supervisor_mismatch, valid_pid)
 
 SERVER_DEFAULTS = schema_defaults("server")  # schemas/config.schema.yaml, server
 # How long a launcher waits for a new supervisor to record itself (srun may queue the step briefly).
@@ -74,11 +76,15 @@ def stale_reason(state: dict[str, Any] | None) -> str:
     if any(not isinstance(state.get(k), t) or isinstance(state.get(k), bool) for k, t in fields.items()):
         return "the state file lacks a field of a current slmbench supervisor"
     pid = state["supervisor_pid"]
+    if not valid_pid(pid):
+        return f"its supervisor pid {pid} is not a process id"
+    if not (1 <= state["port"] <= 65535):
+        return f"its port {state['port']} is not a port"
     if not pid_alive(pid):
-        return f"its supervisor (pid {pid}) is gone"
-    if process_start_time(pid) != state["pid_start"] or SUPERVISOR_MODULE not in process_command(pid):
+        return f"its supervisor (pid {pid}) is gone, or is not ours"
+    if process_start_time(pid) != state["pid_start"]:
         return f"pid {pid} is now another process ({process_command(pid)[:120].strip() or 'unknown'})"
-    return ""
+    return supervisor_mismatch(pid, state)
 
 
 class ServerGone(EngineError):
@@ -126,6 +132,10 @@ class ManagedServerEngine(Engine):
         print(f"[engine] {text}", file=self.log, flush=True)
 
     def open(self) -> Endpoint:
+        try:
+            private_dir(self.state_dir, "the server state folder (config key server.state_dir, or SLMBENCH_SERVER_DIR)")
+        except OSError as e:
+            raise EngineError(str(e)) from None
         files = ServerFiles(self.state_dir, self.server_key())
         self._files = files
         for _ in range(2):  # a joined server that dies while we wait is replaced once

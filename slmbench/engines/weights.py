@@ -13,10 +13,11 @@ import importlib
 import importlib.util
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any
 
-from ..files import atomic_write_text
+from ..files import atomic_write_text, read_regular
 from .base import EngineError
 from .server_files import locked
 
@@ -47,17 +48,23 @@ def resolve_weights(model: str, weights: dict[str, Any], models_dir: Path) -> Pa
     return path.resolve()
 
 
+def valid_memo(saved: Any) -> bool:
+    """A memo as file_sha256 writes it: anything else (a list, another shape, a non-hex digest) is ignored."""
+    return (isinstance(saved, dict) and isinstance(saved.get("stamp"), list)
+            and isinstance(saved.get("sha256"), str) and re.fullmatch(r"[0-9a-f]{64}", saved["sha256"]) is not None)
+
+
 def file_sha256(path: Path, memo_dir: Path) -> str:
     """The file's SHA-256, remembered by path, size and mtime so that each job need not re-read GBs."""
     stat = path.stat()
     memo = memo_dir / (hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:16] + ".sha256.json")
     stamp = [str(path.resolve()), stat.st_size, stat.st_mtime_ns]
     try:
-        saved = json.loads(memo.read_text())
-        if saved["stamp"] == stamp:
-            return saved["sha256"]
-    except (OSError, ValueError, KeyError):
-        pass
+        saved = json.loads(read_regular(memo, 1 << 16))
+    except (OSError, ValueError, RecursionError):
+        saved = None
+    if valid_memo(saved) and saved["stamp"] == stamp:
+        return saved["sha256"]
     digest = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):

@@ -1,0 +1,251 @@
+"""Files and processes on disk treated as hostile (issue 19): FIFOs, symlinks, devices, bombs,
+other users' folders and servers. Each case is answered quickly, without an exception escaping."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from slmbench.engines import EngineError
+from slmbench.engines.managed import ManagedServerEngine, free_port, stale_reason
+from slmbench.engines.server_files import ServerFiles, pid_alive, process_start_time, valid_pid
+from slmbench.engines.weights import file_sha256
+from slmbench.files import UnsafeFile, private_dir, read_regular
+
+NOBODY = 65534
+SYSTEM_PYTHON = "/usr/bin/python3"
+can_switch_user = os.getuid() == 0 and shutil.which("setpriv") and os.path.exists(SYSTEM_PYTHON)
+
+
+def quick(fn, *args, **kwargs):
+    start = time.monotonic()
+    result = fn(*args, **kwargs)
+    assert time.monotonic() - start < 1.0
+    return result
+
+
+def hostile(tmp_path: Path, name: str, kind: str) -> Path:
+    """A file where a regular one is expected: a FIFO, a link to a device, to a folder, or out of its folder."""
+    path = tmp_path / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "zero":
+        path.symlink_to("/dev/zero")
+    elif kind == "folder-link":
+        (tmp_path / "elsewhere").mkdir(exist_ok=True)
+        path.symlink_to(tmp_path / "elsewhere")
+    elif kind == "folder":
+        path.mkdir()
+    elif kind == "outside-link":
+        outside = Path(tempfile.mkdtemp()) / "x.json"
+        outside.write_text("{}")
+        path.symlink_to(outside)
+    return path
+
+
+KINDS = ["fifo", "zero", "folder-link", "folder", "outside-link"]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_read_regular_refuses_what_is_not_a_regular_file_of_ours(tmp_path, kind):
+    path = hostile(tmp_path, "f.json", kind)
+    with pytest.raises(OSError) as error:
+        quick(read_regular, path)
+    assert str(path) in str(error.value) or isinstance(error.value, IsADirectoryError) or error.value.filename
+
+
+def test_read_regular_bounds_the_size(tmp_path):
+    path = tmp_path / "big"
+    path.write_bytes(b"x" * 2000)
+    with pytest.raises(UnsafeFile, match="larger than 1000"):
+        read_regular(path, limit=1000)
+    assert read_regular(path, limit=2000) == b"x" * 2000
+
+
+# ---- the server state folder and its files ----
+
+def test_a_state_folder_of_another_user_is_refused(tmp_path):
+    folder = tmp_path / "servers"
+    folder.mkdir()
+    os.chown(folder, NOBODY, NOBODY)
+    with pytest.raises(UnsafeFile, match="belongs to another user"):
+        private_dir(folder, "the state folder")
+    os.chown(folder, os.getuid(), os.getgid())
+    folder.chmod(0o777)
+    with pytest.raises(UnsafeFile, match="chmod go-w"):
+        private_dir(folder, "the state folder")
+    parent = tmp_path / "slmbench-x"
+    parent.mkdir()
+    os.chown(parent, NOBODY, NOBODY)
+    with pytest.raises(UnsafeFile, match="another user"):
+        private_dir(parent / "servers", "the state folder")
+
+
+def test_a_new_state_folder_is_private(tmp_path):
+    folder = private_dir(tmp_path / "a" / "servers", "the state folder")
+    assert folder.stat().st_mode & 0o777 == 0o700
+
+
+@pytest.mark.parametrize("pid", [0, -1, 1, 10**30, 2**64, True, "12", 1.5])
+def test_pids_out_of_range_are_not_processes(pid):
+    assert not valid_pid(pid) and not pid_alive(pid)
+
+
+@pytest.mark.parametrize("pid", [0, 2**64, 10**30, -5])
+def test_a_state_file_with_an_impossible_pid_is_stale(pid):
+    state = {"supervisor_pid": pid, "pid_start": "1", "token": "t", "port": 8000, "model": "m"}
+    assert "not a process id" in quick(stale_reason, state)
+
+
+@pytest.mark.parametrize("name", ["0-x", "00-x", "1-x", f"{10**30}-x", f"{2**64}-x", "٣-x", "-1-x"])
+def test_lease_names_that_no_job_writes_are_not_live(tmp_path, name):
+    files = ServerFiles(tmp_path, "k")
+    files.leases.mkdir()
+    (files.leases / name).touch()
+    assert quick(files.live_leases) == 0
+    (files.leases / f"{os.getpid()}-abc").touch()
+    assert files.live_leases() == 1
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_hostile_state_file_is_no_state(tmp_path, kind):
+    files = ServerFiles(tmp_path, "k")
+    hostile(tmp_path, "k.json", kind)
+    assert quick(files.read_state) is None
+
+
+def test_a_state_file_of_another_user_is_no_state(tmp_path):
+    files = ServerFiles(tmp_path, "k")
+    files.state.write_text(json.dumps({"supervisor_pid": os.getpid()}))
+    assert files.read_state() is not None
+    os.chown(files.state, NOBODY, NOBODY)
+    assert files.read_state() is None
+
+
+def test_a_process_whose_command_line_contradicts_the_state_is_not_joined(tmp_path):
+    """The module name alone is not enough: its own --port, --token and --model must be the state's."""
+    argv = [sys.executable, "-m", "slmbench.engines.server_supervisor", "--key-prefix", str(tmp_path / "k"),
+            "--idle-timeout", "0", "--token", "a" * 32, "--port", "1", "--model", "m", "--", "true"]
+    # the supervisor runs `true`, which exits at once; then it exits too, so the state is read while it lives
+    process = subprocess.Popen([sys.executable, "-c", "import sys, time; time.sleep(30)", *argv[1:]])
+    try:
+        state = {"supervisor_pid": process.pid, "pid_start": process_start_time(process.pid), "token": "a" * 32,
+                 "port": 1, "model": "m"}
+        assert "another process" in stale_reason(state)  # `python -c ... -m slmbench...`: not its command
+    finally:
+        process.kill()
+
+
+# A fake supervisor: a package that shadows slmbench on PYTHONPATH, so that the process's command line
+# is exactly a supervisor's, but it is a plain HTTP server that lists the model and records every request.
+FAKE_SUPERVISOR = r"""
+import http.server, sys
+args = sys.argv[1:]
+port, model, record = int(args[args.index("--port") + 1]), args[args.index("--model") + 1], args[-1]
+class Handler(http.server.BaseHTTPRequestHandler):
+    def note(self):
+        with open(record, "a") as f:
+            f.write(self.command + " " + self.path + "\n")
+    def do_GET(self):
+        self.note()
+        self.send_response(200)
+        self.end_headers()
+        self.wfile.write(('{"object": "list", "data": [{"id": "%s"}]}' % model).encode())
+    def do_POST(self):
+        self.note()
+        self.send_response(500)
+        self.end_headers()
+    def log_message(self, *args):
+        pass
+http.server.HTTPServer(("127.0.0.1", port), Handler).serve_forever()
+"""
+
+class Recorder(ManagedServerEngine):
+    """A real loopback server of this user, listing the served model."""
+
+    def fingerprint(self):
+        return {"engine": "recorder"}
+
+    def launch_command(self, port, served_model):
+        return [sys.executable, "-c", FAKE_SUPERVISOR, "--port", str(port), "--model", served_model, os.devnull]
+
+
+def wait_for(url, timeout_s=10):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(url, timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise AssertionError(f"{url} never answered")
+
+
+@pytest.mark.skipif(not can_switch_user, reason="needs root and setpriv to run a process as another user")
+def test_prompts_never_reach_a_server_of_another_user(tmp_path):
+    shadow = Path(tempfile.mkdtemp(prefix="slmbench-shadow-"))
+    (shadow / "slmbench" / "engines").mkdir(parents=True)
+    (shadow / "slmbench" / "__init__.py").write_text("")
+    (shadow / "slmbench" / "engines" / "__init__.py").write_text("")
+    (shadow / "slmbench" / "engines" / "server_supervisor.py").write_text(FAKE_SUPERVISOR)
+    record = shadow / "requests.log"
+    record.write_text("")
+    for path in [shadow, *shadow.rglob("*")]:
+        os.chown(path, NOBODY, NOBODY)
+    shadow.chmod(0o755)
+    engine = Recorder("rec", ready_timeout_s=20, idle_timeout_s=1, state_dir=tmp_path / "servers")
+    files = ServerFiles(tmp_path / "servers", engine.server_key())
+    port, token, model = free_port(), "b" * 32, "rec-bbbbbbbbbbbb"
+    theirs = subprocess.Popen(
+        ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", "env", f"PYTHONPATH={shadow}",
+         SYSTEM_PYTHON, "-m", "slmbench.engines.server_supervisor", "--key-prefix", str(files.state.with_suffix("")),
+         "--idle-timeout", "60", "--token", token, "--port", str(port), "--model", model, "--", str(record)],
+        cwd=shadow)
+    try:
+        wait_for(f"http://127.0.0.1:{port}/v1/models")
+        record.write_text("")
+        pid = theirs.pid  # setpriv and env exec: the pid is the python process's
+        # The victim's state file names the other user's process, with every field right.
+        files.state.parent.mkdir(parents=True, exist_ok=True)
+        files.state.write_text(json.dumps({"supervisor_pid": pid, "pid_start": process_start_time(pid), "token": token,
+                                           "port": port, "model": model}))
+        assert "belongs to another user" in stale_reason(files.read_state())  # root may signal it; the owner decides
+        endpoint = engine.open()
+        try:
+            assert f":{port}/" not in endpoint.base_url  # a server of our own was started instead
+        finally:
+            engine.close()
+        assert record.read_text() == "", "a request reached the other user's server"
+    finally:
+        theirs.kill()
+        theirs.wait()
+        shutil.rmtree(shadow, ignore_errors=True)
+
+
+# ---- the weights-hash memo ----
+
+@pytest.mark.parametrize("memo", ["[1, 2]", "[" * 100000 + "]" * 100000, '{"stamp": STAMP, "sha256": 7}',
+                                  '{"stamp": STAMP, "sha256": ["x"]}', '{"stamp": STAMP, "sha256": "not-a-digest"}', "FIFO"])
+def test_a_hostile_weights_memo_is_recomputed(tmp_path, memo):
+    import hashlib
+
+    weights = tmp_path / "w.gguf"
+    weights.write_bytes(b"weights")
+    memo_dir = tmp_path / "hashes"
+    truth = quick(file_sha256, weights, memo_dir)
+    [path] = memo_dir.iterdir()
+    stamp = json.loads(path.read_text())["stamp"]
+    path.unlink()
+    if memo == "FIFO":
+        os.mkfifo(path)
+    else:
+        path.write_text(memo.replace("STAMP", json.dumps(stamp)))
+    assert quick(file_sha256, weights, memo_dir) == truth == hashlib.sha256(b"weights").hexdigest()

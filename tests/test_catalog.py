@@ -29,17 +29,47 @@ def test_no_caption_text_in_the_pages_code():
     assert "Composite effectiveness" in text and text.startswith("<p>")
 
 
-def _record(sample_id, output, failure=""):
+def _record(sample_id, output, failure="", finish="stop"):
+    call = {
+        "type": "llm", "agent": "model", "messages": [{"role": "user", "content": "Classify: profits rose."}], "output": output,
+        "prompt_tokens": 2, "completion_tokens": 1, "latency_s": 0.1, "cache_hit": False, "finish_reason": finish,
+    }  # fmt: skip
     return {
         "id": sample_id, "model": "m", "paradigm": "base", "dataset": "fpb", "output": output, "gold": "positive",
-        "failure": failure, "error": "", "usage": {"total_tokens": 3}, "llm_calls": 0, "latency_s": 0.0, "trace": [],
+        "failure": failure, "error": "", "usage": {"total_tokens": 3}, "llm_calls": 1, "latency_s": 0.0,
+        "messages": call["messages"], "trace": [call],
     }  # fmt: skip
 
 
+def _rows(page_text):
+    import re
+
+    body = page_text.split("<table class='samples'>", 1)[1].split("</table>", 1)[0]
+    return re.findall(r"<tr class='(\w+)'>(.*?)</tr>", body)
+
+
 def test_the_trace_page_shows_the_scored_answer():
-    records = [_record("s1", "Answer: Positive, not negative"), _record("s2", "", "no_final_answer")]
-    scored = [{"id": "s1", "answer": "positive", "sample_score": 1.0}, {"id": "s2", "answer": None, "sample_score": 0.0}]
+    records = [
+        _record("s1", "Answer: Positive, not negative"),
+        _record("s2", "", "no_final_answer"),
+        _record("s3", "{0} {1} {14} {1", finish="length"),
+        _record("s4", "negative"),
+    ]
+    scored = [
+        {"id": "s1", "answer": "positive", "sample_score": 1.0},
+        {"id": "s2", "answer": None, "sample_score": 0.0},
+        {"id": "s3", "answer": None, "sample_score": 0.0},
+        {"id": "s4", "answer": "negative", "sample_score": 0.0},
+    ]
     page = render_trace_page(records, scored)
-    assert "scored as: &quot;positive&quot;, sample score 1.000" in page
-    assert "scored as: null, sample score 0.000" in page
+    assert "scored as: positive, sample score 1.000" in page
+    assert "Answer: <mark>Positive</mark>, not negative" in page  # the span the scorer read
     assert "Every sample of one cell" in page  # the caption, from report/trace.rst
+    rows = _rows(page)  # one row per sample, coloured by how it ended
+    assert [kind for kind, _ in rows] == ["right", "failed", "unreadable", "wrong"]
+    assert "Classify: profits rose." in rows[0][1] and ">length<" in rows[2][1] and ">stop<" in rows[0][1]
+    assert ">unreadable<" in rows[2][1] and "protocol failure: no_final_answer" in rows[1][1]
+    assert "None" not in page and "null" not in page
+    assert "finish reason: length" in page and "model output" in page and "prompt: the last message in" in page
+    assert "4 samples: 1 right, 1 wrong, 1 unreadable, 1 protocol failure" in page
+    assert "<script>" in page and "src=" not in page  # sorting and filtering work offline

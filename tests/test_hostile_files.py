@@ -344,3 +344,37 @@ def test_a_bad_search_corpus_line_is_named(tmp_path, line, says):
     with pytest.raises(ValueError) as error:
         quick(load_passages, path)
     assert str(path) in str(error.value) and says in str(error.value)
+
+
+# ---- numbers read as written ----
+
+@pytest.mark.parametrize("text, value", [("1e-5", 1e-5), ("5e-1", 0.5), ("-2.5E-1 is my score", -0.25), ("1e999", 1.0), ("0.3", 0.3)])
+def test_tsa_reads_exponents(text, value):
+    from slmbench.answers import extract_score
+
+    assert quick(extract_score, None, text, {}) == pytest.approx(value)
+
+
+@pytest.mark.parametrize("text, value", [("$1,758 million", 1758.0), ("12,345,678.5", 12345678.5), ("-1,000", -1000.0),
+                                         ("1.234,5", None), ("1, 2, 3", None), ("1,2345", None), ("1.234,567", None),
+                                         ("2.5e3", 2500.0), ("9" * 5000, float("inf"))])
+def test_qa_reads_thousands_separators_only_where_they_separate(text, value):
+    from slmbench.metrics import parse_number
+
+    assert quick(parse_number, text) == value
+
+
+# ---- HTML ----
+
+def test_the_trace_page_escapes_every_value_and_shows_bidi_controls():
+    from slmbench.results.trace_page import render_trace_page
+
+    evil = "<script>x</script>"
+    call = {"type": "llm", "agent": "a", "cache_hit": False, "messages": [{"role": "user", "content": "q\u202e"}],
+            "output": "neg\u202eevitisop", "prompt_tokens": evil, "completion_tokens": evil, "latency_s": evil}
+    record = {"id": "1", "model": "m", "paradigm": "p", "dataset": "d", "failure": None, "error": "", "llm_calls": evil,
+              "usage": {"total_tokens": evil}, "latency_s": evil, "trace": [call], "output": "a\u2066b\u200f", "gold": "g"}
+    page = quick(render_trace_page, [record], [{"id": "1", "answer": "x\u061c", "sample_score": 1.0}])
+    assert "<script>" not in page and "&lt;script&gt;" in page
+    assert not any(c in page for c in "\u202e\u2066\u200f\u061c")
+    assert "⟨U+202E⟩" in page and "⟨U+2066⟩" in page and "⟨U+200F⟩" in page and "⟨U+061C⟩" in page

@@ -378,3 +378,58 @@ def test_the_trace_page_escapes_every_value_and_shows_bidi_controls():
     assert "<script>" not in page and "&lt;script&gt;" in page
     assert not any(c in page for c in "\u202e\u2066\u200f\u061c")
     assert "⟨U+202E⟩" in page and "⟨U+2066⟩" in page and "⟨U+200F⟩" in page and "⟨U+061C⟩" in page
+
+
+# ---- data: mirror folders, mirror and hub rows ----
+
+def test_a_data_mirror_that_is_a_file_is_an_error_not_the_hub(tmp_path):
+    from slmbench import registry
+    from slmbench.data import DatasetUnavailable, fetch_dataset
+
+    (tmp_path / "mirror").write_text("")
+    with pytest.raises(DatasetUnavailable, match="data_mirror .*mirror is not a folder"):
+        quick(fetch_dataset, registry.get("fpb"), str(tmp_path / "mirror"))
+
+
+def test_a_fifo_as_a_mirror_file_is_named_not_waited_on(tmp_path):
+    from slmbench import registry
+    from slmbench.data import fetch_dataset
+
+    os.mkfifo(tmp_path / "fpb.jsonl")
+    with pytest.raises(UnsafeFile, match="fpb.jsonl is not a regular file"):
+        quick(fetch_dataset, registry.get("fpb"), str(tmp_path))
+
+
+def test_mirror_rows_whose_choices_leave_the_label_set_are_refused_by_row(tmp_path):
+    from slmbench import registry
+    from slmbench.data import read_mirror
+    from slmbench.records import InvalidRecord
+
+    good = {"id": "a", "query": "q", "choices": ["Positive", "negative"], "gold": "negative"}  # a subset, any case
+    bad = {"id": "b", "query": "q", "choices": ["positive", "bullish"], "gold": "bullish"}
+    (tmp_path / "fpb.jsonl").write_text(json.dumps(good) + "\n" + json.dumps(bad) + "\n")
+    with pytest.raises(InvalidRecord, match=r"fpb.jsonl, line 2, id 'b': choices hold \['bullish'\], outside"):
+        quick(read_mirror, registry.get("fpb"), tmp_path / "fpb.jsonl")
+
+
+def test_a_deeply_nested_line_through_the_stored_dataset_fast_path_names_the_line(tmp_path):
+    from slmbench.data import read_dataset
+    from slmbench.records import InvalidRecord
+
+    good = {"id": "a", "query": "q", "choices": ["positive", "negative", "neutral"], "gold": "negative"}
+    path = tmp_path / "fpb.jsonl"
+    path.write_bytes(json.dumps(good).encode() + b"\n" + b'{"id": ' + b"[" * 100_000 + b"\n")
+    with pytest.raises(InvalidRecord, match="fpb.jsonl, line 2: not usable JSON"):
+        quick(read_dataset, path, ids=["a"])
+
+
+@pytest.mark.parametrize("row", [{"id": "f1", "query": "q", "token": "['Acme', 'Corp", "label": ["B-ORG", "I-ORG"]},
+                                 {"id": "f1", "query": "q", "token": ["Acme", "Corp"], "label": [1, 2]},
+                                 {"id": "f1", "query": "q", "token": ["Acme"], "label": "[None]"}])
+def test_hub_finer_ord_rows_that_cannot_be_read_are_named(row):
+    from slmbench import registry
+    from slmbench.data import _hub_record
+    from slmbench.records import InvalidRecord
+
+    with pytest.raises(InvalidRecord, match=r"hub\[test\], row 3, id 'f1': cannot be read"):
+        quick(_hub_record, registry.get("finer_ord"), row, 3, "hub[test]")

@@ -433,3 +433,22 @@ def test_hub_finer_ord_rows_that_cannot_be_read_are_named(row):
 
     with pytest.raises(InvalidRecord, match=r"hub\[test\], row 3, id 'f1': cannot be read"):
         quick(_hub_record, registry.get("finer_ord"), row, 3, "hub[test]")
+
+
+def test_a_weights_memo_folder_of_another_user_is_refused(tmp_path):
+    weights = tmp_path / "w.gguf"
+    weights.write_bytes(b"weights")
+    (tmp_path / "servers" / "hashes").mkdir(parents=True)
+    os.chown(tmp_path / "servers", NOBODY, NOBODY)
+    with pytest.raises(EngineError, match="another user"):
+        quick(file_sha256, weights, tmp_path / "servers" / "hashes")
+
+
+def test_an_engine_refuses_a_state_folder_of_another_user_before_starting_anything(tmp_path):
+    folder = tmp_path / "servers"
+    folder.mkdir()
+    os.chown(folder, NOBODY, NOBODY)
+    engine = Recorder("rec", ready_timeout_s=5, idle_timeout_s=1, state_dir=folder)
+    with pytest.raises(EngineError, match="server state folder .* belongs to another user"):
+        quick(engine.open)
+    assert list(folder.iterdir()) == []

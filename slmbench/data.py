@@ -226,7 +226,7 @@ def write_jsonl(path: Path | str, records: Iterable[dict[str, Any]]) -> None:
 
 
 def read_jsonl(path: Path | str) -> list[dict[str, Any]]:
-    with open(path) as f:
+    with open_regular(path) as f:  # a FIFO in its place is an error naming it, not a wait
         return [json.loads(line) for line in f if line.strip()]
 
 

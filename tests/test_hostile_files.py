@@ -132,16 +132,25 @@ def test_a_state_file_of_another_user_is_no_state(tmp_path):
 
 def test_a_process_whose_command_line_contradicts_the_state_is_not_joined(tmp_path):
     """The module name alone is not enough: its own --port, --token and --model must be the state's."""
-    argv = [sys.executable, "-m", "slmbench.engines.server_supervisor", "--key-prefix", str(tmp_path / "k"),
-            "--idle-timeout", "0", "--token", "a" * 32, "--port", "1", "--model", "m", "--", "true"]
-    # the supervisor runs `true`, which exits at once; then it exits too, so the state is read while it lives
-    process = subprocess.Popen([sys.executable, "-c", "import sys, time; time.sleep(30)", *argv[1:]])
+    token = "a" * 32
+    supervisor = subprocess.Popen([sys.executable, "-m", "slmbench.engines.server_supervisor", "--key-prefix", str(tmp_path / "k"),
+                                   "--idle-timeout", "60", "--token", token, "--port", "4242", "--model", "m", "--", "sleep", "30"])
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)", "-m", "slmbench.engines.server_supervisor",
+                              "--token", token, "--port", "4242", "--model", "m", "--"])
     try:
-        state = {"supervisor_pid": process.pid, "pid_start": process_start_time(process.pid), "token": "a" * 32,
-                 "port": 1, "model": "m"}
-        assert "another process" in stale_reason(state)  # `python -c ... -m slmbench...`: not its command
+        deadline = time.monotonic() + 10
+        while not (tmp_path / "k.json").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        state = {"supervisor_pid": supervisor.pid, "pid_start": process_start_time(supervisor.pid), "token": token,
+                 "port": 4242, "model": "m"}
+        assert quick(stale_reason, state) == ""
+        assert "--port contradict" in stale_reason({**state, "port": 4243})
+        assert "--token, --model contradict" in stale_reason({**state, "token": "b" * 32, "model": "n"})
+        assert "another process" in stale_reason({**state, "supervisor_pid": other.pid, "pid_start": process_start_time(other.pid)})
     finally:
-        process.kill()
+        for process in (supervisor, other):
+            process.terminate()
+            process.wait()
 
 
 # A fake supervisor: a package that shadows slmbench on PYTHONPATH, so that the process's command line

@@ -15,7 +15,6 @@ import sys
 import tempfile
 from pathlib import Path
 
-
 from ..cache import RequestCache
 from ..client import ChatClient, ServerFailure
 from ..config import DEFAULT_CONFIG, validate_config

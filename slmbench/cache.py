@@ -17,21 +17,28 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
 import shutil
 import sys
 import uuid
 from pathlib import Path
 from typing import Any
 
-from .files import atomic_write_text
+from .files import UnsafeFile, atomic_write_text, read_regular
 from .text import scrub_surrogates
 
 # The fields of a cached reply and their types (see client.reply_record). `reasoning` is the thinking
 # a reasoning parser moved out of the output; completion_tokens counts its reasoning_tokens too.
 REPLY_FIELDS = {"output": str, "reasoning": str, "prompt_tokens": int, "completion_tokens": int, "reasoning_tokens": int,
                 "latency_s": (int, float), "finish_reason": str}
-NUMBER_FIELDS = ("prompt_tokens", "completion_tokens", "reasoning_tokens", "latency_s")
-TEXT_FIELDS = ("output", "reasoning")
+# What a field's value must also be to mean what its name says; a field added to REPLY_FIELDS adds its rule here.
+REPLY_SENSE = {
+    "prompt_tokens": (lambda v: v >= 0, "a negative count"),
+    "completion_tokens": (lambda v: v >= 0, "a negative count"),
+    "reasoning_tokens": (lambda v: v >= 0, "a negative count"),
+    "latency_s": (lambda v: math.isfinite(v) and v >= 0, "not a finite, non-negative number of seconds"),
+}
+ENTRY_LIMIT = 16 << 20  # bytes; a reply is bounded by max_tokens, far below this
 
 
 class CacheUnusable(RuntimeError):
@@ -59,10 +66,15 @@ def reply_problem(reply: Any) -> str:
     if wrong:
         return f"wrong type of {', '.join(wrong)}"
     # A checksum proves the entry is whole, not that it makes sense: costs are read from it.
-    senseless = [k for k in NUMBER_FIELDS if not (math.isfinite(reply[k]) and reply[k] >= 0)]
+    senseless = [f"{k} is {why}" for k, (ok, why) in REPLY_SENSE.items() if not ok(reply[k])]
     if reply["reasoning_tokens"] > reply["completion_tokens"]:
-        senseless.append("reasoning_tokens (above completion_tokens)")
-    return f"not a finite, non-negative number: {', '.join(senseless)}" if senseless else ""
+        senseless.append("reasoning_tokens is above completion_tokens, which counts them")
+    return "; ".join(senseless)
+
+
+def scrubbed(reply: dict[str, Any]) -> dict[str, Any]:
+    """The reply with its text scrubbed exactly as a fresh one is (client.reply_record), so a hit can be written."""
+    return {k: scrub_surrogates(v) if isinstance(v, str) else v for k, v in reply.items()}
 
 
 class RequestCache:
@@ -85,25 +97,29 @@ class RequestCache:
     def get(self, key: str) -> dict[str, Any] | None:
         path = self._path(key)
         try:
-            entry = json.loads(path.read_bytes())
+            entry = json.loads(read_regular(path, ENTRY_LIMIT))
         except FileNotFoundError:
             return None
+        except UnsafeFile as e:  # a FIFO, a device, a link, a bomb
+            return self._miss(path, str(e).removeprefix(f"{path} "))
         except (OSError, ValueError, RecursionError) as e:  # a folder, a torn or foreign file
             return self._miss(path, f"unreadable ({type(e).__name__})")
         if not isinstance(entry, dict) or entry.get("key") != key:
             return self._miss(path, "it does not name this request's key")
         reply = entry.get("reply")
         problem = reply_problem(reply) or ("" if entry.get("sha256") == _digest(reply) else "its reply does not match its checksum")
-        if problem:
-            return self._miss(path, problem)
-        return {**reply, **{k: scrub_surrogates(reply[k]) for k in TEXT_FIELDS}}  # as a fresh reply is
+        return self._miss(path, problem) if problem else scrubbed(reply)
 
     def _miss(self, path: Path, why: str) -> None:
         print(f"[cache] ignoring the entry {path}: {why}; the request is sent again", file=self.log, flush=True)
         return None
 
     def put(self, key: str, reply: dict[str, Any]) -> None:
+        """Store a paid-for reply; a file in the way is replaced, and a failure is said, never raised."""
         path = self._path(key)
-        if path.is_dir():  # an invalid entry in the way (get() has said so)
-            shutil.rmtree(path)
-        atomic_write_text(path, json.dumps({"key": key, "sha256": _digest(reply), "reply": reply}, ensure_ascii=False))
+        try:
+            if os.path.isdir(path) and not os.path.islink(path):  # an invalid entry in the way (get() has said so)
+                shutil.rmtree(path)
+            atomic_write_text(path, json.dumps({"key": key, "sha256": _digest(reply), "reply": reply}, ensure_ascii=False))
+        except (OSError, ValueError) as e:
+            print(f"[cache] could not store the entry {path} ({e}); a rerun sends this request again", file=self.log, flush=True)

@@ -22,6 +22,7 @@ import yaml
 
 from . import registry
 from .paradigms import BASE_KIND, KINDS
+from .yamlfile import YamlError, load_yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMA_PATH = ROOT / "schemas" / "config.schema.yaml"
@@ -183,9 +184,14 @@ def _bad_name(section: Iterable, name: Any) -> str:
 
 def load_workflow_config(config: dict[str, Any], workflow) -> dict[str, Any]:
     """The Snakefile's config: config.yaml unless --configfile names others (never both merged)."""
-    if not workflow.overwrite_configfiles:
-        base = yaml.safe_load(DEFAULT_CONFIG.read_text())
-        config = merge(base, config)  # --config key=value overrides still apply
+    try:
+        if not workflow.overwrite_configfiles:
+            base = load_yaml(DEFAULT_CONFIG)
+            config = merge(base, config)  # --config key=value overrides still apply
+        for path in workflow.overwrite_configfiles or ():
+            load_yaml(path)  # Snakemake loaded it with its own loader: refuse duplicate keys and alias bombs here
+    except YamlError as e:
+        raise ConfigError(str(e)) from None
     return validate_config(config)
 
 

@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 from typing import Any, Collection, Iterable, Iterator
 
-from .files import atomic_write_text
+from .files import atomic_write_text, open_regular
 from .entities import bio_entities
 from .records import InvalidRecord, as_list, check_record
 from .registry import DatasetSpec, get
@@ -101,13 +101,13 @@ def read_dataset(path: Path | str, ids: Collection[str] | None = None) -> list[d
     if ids is None:
         return read_mirror(spec, path)
     wanted, seen, picked = set(ids), set(), []
-    with open(path, "rb") as f:
+    with open_regular(path) as f:
         for n, raw in enumerate(f, 1):
             if not raw.strip():
                 continue
             try:
                 key = str(json.loads(raw)["id"])
-            except (ValueError, TypeError, KeyError):
+            except (ValueError, TypeError, KeyError, RecursionError):
                 return [r for r in read_mirror(spec, path) if str(r["id"]) in wanted]  # raises, naming the line
             if key in seen:
                 return read_mirror(spec, path)  # raises: duplicate id
@@ -118,7 +118,7 @@ def read_dataset(path: Path | str, ids: Collection[str] | None = None) -> list[d
 
 
 def _mirror_rows(path: Path) -> Iterator[tuple[str, Any]]:
-    with open(path, "rb") as f:  # bytes: a non-UTF-8 line is reported with its number
+    with open_regular(path) as f:  # bytes: a non-UTF-8 line is reported with its number
         for n, raw in enumerate(f, 1):
             if raw.strip():
                 yield f"line {n}", _parse_line(raw, f"{path}, line {n}")
@@ -185,13 +185,26 @@ def load_from_hub(spec: DatasetSpec, hub_id: str, split: str, revision: str | No
         rows = datasets.load_dataset(hub_id, split=split, revision=revision)
     except Exception as e:  # the hub raises many kinds: offline, gated, missing
         raise DatasetUnavailable(str(e)) from e
-    return _checked_records(spec, ((f"row {i}", normalize_hub_row(spec, row, i)) for i, row in enumerate(rows)), f"{hub_id}[{split}]")
+    source = f"{hub_id}[{split}]"
+    return _checked_records(spec, ((f"row {i}", _hub_record(spec, row, i, source)) for i, row in enumerate(rows)), source)
+
+
+def _hub_record(spec: DatasetSpec, row: dict[str, Any], index: int, source: str) -> dict[str, Any]:
+    """normalize_hub_row, with a row it cannot read (a cut-off `token` text, tags that are not text) named."""
+    try:
+        return normalize_hub_row(spec, row, index)
+    except (ValueError, TypeError, AttributeError, SyntaxError, MemoryError, RecursionError) as e:
+        raise InvalidRecord(f"{source}, row {index}, id {row.get('id')!r}: cannot be read ({type(e).__name__}: "
+                            f"{str(e)[:200]})") from None
 
 
 def fetch_dataset(spec: DatasetSpec, mirror: str | None, hub_id: str | None = None, split: str | None = None, revision: str | None = None) -> tuple[list[dict[str, Any]], str]:
     """The dataset's records and where they came from: the mirror first, then the hub."""
     hub_id, split = hub_id or spec.hub_id, split or spec.split
     if mirror:
+        if not Path(mirror).is_dir():
+            raise DatasetUnavailable(f"data_mirror {mirror} is not a folder; set the config key data_mirror to the "
+                                     f"folder that holds {spec.name}.jsonl, or remove it to use the hub")
         path = Path(mirror) / f"{spec.name}.jsonl"
         if path.exists():
             return read_mirror(spec, path), str(path)
@@ -213,7 +226,7 @@ def write_jsonl(path: Path | str, records: Iterable[dict[str, Any]]) -> None:
 
 
 def read_jsonl(path: Path | str) -> list[dict[str, Any]]:
-    with open(path) as f:
+    with open_regular(path) as f:  # a FIFO in its place is an error naming it, not a wait
         return [json.loads(line) for line in f if line.strip()]
 
 

@@ -7,7 +7,7 @@ import os
 import stat
 import tempfile
 from pathlib import Path
-from typing import Iterator
+from typing import BinaryIO
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:
@@ -32,43 +32,35 @@ class UnsafeFile(OSError):
     """A file that is not a regular file, too large, or a link where none belongs."""
 
 
-def read_regular(path: str | os.PathLike, limit: int = READ_LIMIT, follow: bool = False) -> bytes:
-    """The bytes of a regular file, never blocking (FIFO, device) and never more than `limit`.
+def open_regular(path: str | os.PathLike, follow: bool = True) -> BinaryIO:
+    """A regular file opened for reading in binary, never blocking on a FIFO or a device.
 
     Without `follow`, a symlink is refused (O_NOFOLLOW): use that for files slmbench itself writes.
     Raises FileNotFoundError, UnsafeFile (an OSError naming the file) or another OSError.
     """
-    flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0) | (0 if follow else os.O_NOFOLLOW)
+    flags = os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | (0 if follow else os.O_NOFOLLOW)
     try:
         fd = os.open(path, flags)
     except OSError as e:
-        if e.errno == errno.ELOOP:
+        if e.errno == errno.ELOOP and not follow:
             raise UnsafeFile(f"{path} is a symbolic link, not a file slmbench wrote") from None
         raise
     try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
             raise UnsafeFile(f"{path} is not a regular file")
-        if info.st_size > limit:
-            raise UnsafeFile(f"{path} is larger than {limit} bytes")
-        data = b"".join(_chunks(fd, limit))  # st_size may lie (procfs, a growing file)
-    finally:
+        os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
         os.close(fd)
-    if len(data) > limit:
-        raise UnsafeFile(f"{path} is larger than {limit} bytes")
+        raise
+
+
+def read_regular(path: str | os.PathLike, limit: int = READ_LIMIT, follow: bool = False) -> bytes:
+    """The bytes of a regular file (as open_regular opens it), never more than `limit`."""
+    with open_regular(path, follow) as f:
+        if os.fstat(f.fileno()).st_size > limit or len(data := f.read(limit + 1)) > limit:
+            raise UnsafeFile(f"{path} is larger than {limit} bytes")
     return data
-
-
-def _chunks(fd: int, limit: int) -> Iterator[bytes]:
-    total = 0
-    while total <= limit and (block := os.read(fd, 1 << 20)):
-        total += len(block)
-        yield block
-
-
-def read_text(path: str | os.PathLike, limit: int = READ_LIMIT, follow: bool = False) -> str:
-    """read_regular decoded as UTF-8; a UnicodeDecodeError is a ValueError, as for a bad JSON file."""
-    return read_regular(path, limit, follow).decode("utf-8")
 
 
 def private_dir(path: str | os.PathLike, what: str) -> Path:

@@ -18,7 +18,9 @@ from slmbench.entities import bio_entities
 from slmbench.records import as_list
 from slmbench.registry import DatasetSpec
 
-NUMBER = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)"  # a number as answers and golds write it
+NUMBER = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?"  # a number as answers and golds write it, exponent included
+# "1,758" and "12,345,678.5" hold thousands separators; "1,2,3", "1.234,5" and "1.234,567" do not.
+_GROUPED_INTEGER = re.compile(r"(?<![\d.,])\d{1,3}(?:,\d{3})+(?![\d,])")
 _SCALE_WORDS = re.compile(r"\b(?:thousand|million|billion|trillion|percent|usd|eur)\b")
 _NOT_A_GOLD_LABEL = "\0not-a-gold-label"  # MCC: FinBen maps every prediction outside the gold labels to one class
 
@@ -288,7 +290,7 @@ def parse_number(text: str) -> float | None:
     """
     cleaned = text.strip().lower().replace("−", "-").rstrip(".")
     cleaned = _SCALE_WORDS.sub("", cleaned)
-    cleaned = re.sub(r"[$€£,%\s]", "", cleaned)
+    cleaned = re.sub(r"[$€£%\s]", "", _GROUPED_INTEGER.sub(lambda m: m.group().replace(",", ""), cleaned))
     negative = cleaned.startswith("(") and cleaned.endswith(")")
     cleaned = cleaned.strip("()")
     if not re.fullmatch(NUMBER, cleaned):

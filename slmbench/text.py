@@ -22,3 +22,13 @@ def has_lone_surrogate(text: str) -> bool:
 def scrub_surrogates(text: str) -> str:
     """`text` with every surrogate code point replaced by U+FFFD (linear time; other text unchanged)."""
     return _SURROGATE.sub(REPLACEMENT_CHARACTER, text)
+
+
+# Bidirectional controls reorder how text is displayed, so that what a reader sees differs from the
+# bytes that were scored; wherever model text is shown, each is shown as a visible marker.
+_BIDI = re.compile("[\u200e\u200f\u061c\u202a-\u202e\u2066-\u2069]")
+
+
+def show_bidi(text: str) -> str:
+    """`text` with every bidirectional control written as a visible marker, e.g. ⟨U+202E⟩."""
+    return _BIDI.sub(lambda m: f"⟨U+{ord(m.group()):04X}⟩", text)

@@ -1,4 +1,7 @@
+import json
 from concurrent.futures import ThreadPoolExecutor
+
+import pytest
 
 from slmbench.cache import RequestCache, request_key
 from slmbench.config import schema_defaults
@@ -87,31 +90,64 @@ def test_an_unusable_cache_folder_fails_before_any_request(tmp_path):
         RequestCache(tmp_path / "file" / "cache").check_writable()
 
 
-def test_entries_whose_numbers_make_no_sense_are_misses_even_with_a_matching_checksum(tmp_path):
-    """Costs are read from cached replies: a NaN, infinite or negative latency or count is no hit."""
+@pytest.mark.parametrize("kind", ["fifo", "zero", "folder-link", "outside-link", "big"])
+def test_hostile_entries_are_quick_misses_and_put_replaces_them(tmp_path, kind):
     import io
+    import os
+    import time
 
     log = io.StringIO()
-    cache = RequestCache(tmp_path, log=log)
-    for i, bad in enumerate([{"latency_s": float("nan")}, {"latency_s": float("inf")}, {"latency_s": -1.0},
-                             {"completion_tokens": -3}, {"prompt_tokens": -1}, {"reasoning_tokens": 5}]):
-        key = request_key(FP, [{"role": "user", "content": str(i)}], SAMPLING)
-        cache.put(key, reply(**bad))
-        assert cache.get(key) is None
-    assert log.getvalue().count("not a finite, non-negative number") == 6
+    cache = RequestCache(tmp_path / "cache", log=log)
+    key = request_key(FP, MSG, SAMPLING)
+    path = cache._path(key)
+    path.parent.mkdir(parents=True)
+    if kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "zero":
+        path.symlink_to("/dev/zero")
+    elif kind == "folder-link":
+        (tmp_path / "folder").mkdir()
+        path.symlink_to(tmp_path / "folder")
+    elif kind == "outside-link":
+        (tmp_path / "outside.json").write_text("{}")
+        path.symlink_to(tmp_path / "outside.json")
+    else:
+        path.write_bytes(b" " * (17 << 20))
+    start = time.monotonic()
+    assert cache.get(key) is None
+    assert time.monotonic() - start < 1 and "ignoring the entry" in log.getvalue()
+    cache.put(key, reply())  # after the reply was paid for: stored, never raised
+    assert cache.get(key) == reply() and not path.is_symlink()
+    assert (tmp_path / "outside.json").read_text() == "{}" if kind == "outside-link" else True
 
 
-def test_a_hit_is_scrubbed_as_a_fresh_reply_is(tmp_path):
-    """A lone surrogate in a cached output would make every rerun's cell unwritable."""
-    import json
+@pytest.mark.parametrize("changes", [{"latency_s": float("nan")}, {"latency_s": float("inf")}, {"latency_s": -1.0},
+                                     {"prompt_tokens": -1}, {"completion_tokens": -3}, {"reasoning_tokens": -1},
+                                     {"reasoning_tokens": 5}])  # more reasoning tokens than completion_tokens holds
+def test_entries_with_senseless_numbers_are_misses_though_their_checksum_matches(tmp_path, changes):
+    import io
 
     from slmbench.cache import _digest
 
-    cache = RequestCache(tmp_path)
+    log = io.StringIO()
+    cache = RequestCache(tmp_path, log=log)
     key = request_key(FP, MSG, SAMPLING)
-    stored = reply("pos\udc80itive", reasoning="\ud800")  # as JSON escapes, with a matching checksum
+    bad = reply(**changes)
+    path = cache._path(key)
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps({"key": key, "sha256": _digest(bad), "reply": bad}))  # NaN/Infinity literals included
+    assert cache.get(key) is None
+    assert next(iter(changes)) in log.getvalue()
+
+
+def test_a_cached_lone_surrogate_is_scrubbed_as_a_fresh_reply_is(tmp_path):
+    from slmbench.cache import _digest
+    from slmbench.text import scrub_surrogates
+
+    cache = RequestCache(tmp_path, log=__import__("io").StringIO())
+    key, stored = request_key(FP, MSG, SAMPLING), reply("pos\ud800itive", reasoning="\udc80")
     cache._path(key).parent.mkdir(parents=True)
-    cache._path(key).write_text(json.dumps({"key": key, "sha256": _digest(stored), "reply": stored}))
+    cache._path(key).write_text(json.dumps({"key": key, "sha256": _digest(stored), "reply": stored}))  # \ud800 escaped
     hit = cache.get(key)
-    assert hit["output"] == "pos\ufffditive" and hit["reasoning"] == "\ufffd"
-    hit["output"].encode("utf-8")  # writable
+    assert hit["output"] == scrub_surrogates("pos\ud800itive") == "pos\ufffditive" and hit["reasoning"] == "\ufffd"
+    hit["output"].encode("utf-8")  # the cell can be written

@@ -145,7 +145,7 @@ def test_an_empty_query_is_refused(tmp_path, query):
         ("fpb", {"gold_index": 7}, "gold_index 7 is not an index of choices"),
         ("fpb", {"gold_index": "1"}, "gold_index '1' is not an index of choices"),
         ("fpb", {"choices": "positive, negative"}, "choices must be a list of labels"),
-        ("fpb", {"choices": ["up", "down"], "gold": "negative"}, "gold must be one of the labels ['up', 'down']"),
+        ("fpb", {"choices": ["up", "down"], "gold": "negative"}, "choices hold ['down', 'up'], outside the dataset's labels"),
         ("tsa", {"gold": "very positive"}, "gold must be a sentiment score, a number from -1 to 1, got 'very positive'"),
         ("tsa", {"gold": None}, "gold must be a sentiment score"),
         ("tsa", {"gold": "0.25"}, "gold must be a sentiment score"),

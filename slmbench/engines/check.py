@@ -15,11 +15,10 @@ import sys
 import tempfile
 from pathlib import Path
 
-import yaml
-
 from ..cache import RequestCache
 from ..client import ChatClient, ServerFailure
 from ..config import DEFAULT_CONFIG, validate_config
+from ..yamlfile import load_yaml
 from .base import EngineError
 from .llamacpp import LlamaCppEngine
 
@@ -33,7 +32,7 @@ lacks even those: rebuild with fewer features, for example
 
 def check(log=sys.stdout) -> str:
     """The reply of the demo's first llama.cpp model to one short prompt; raises EngineError or ServerFailure."""
-    config = validate_config(yaml.safe_load(DEFAULT_CONFIG.read_text()))
+    config = validate_config(load_yaml(DEFAULT_CONFIG))
     name, model = next((n, m) for n, m in config["models"].items() if m["engine"] == "llamacpp")
     with tempfile.TemporaryDirectory(prefix="slmbench-check-") as tmp:
         engine = LlamaCppEngine(name, model, models_dir=Path(config["models_dir"]), ready_timeout_s=120,

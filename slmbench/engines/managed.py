@@ -31,8 +31,8 @@ from typing import Any
 
 from . import slurm_step
 from ..config import schema_defaults
-from .base import Endpoint, Engine, EngineError
 from ..files import private_dir
+from .base import Endpoint, Engine, EngineError
 from .server_files import (SUPERVISOR_MODULE, ServerFiles, locked, pid_alive, process_command, process_start_time,
                            supervisor_mismatch, valid_pid)
 

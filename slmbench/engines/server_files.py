@@ -33,7 +33,7 @@ PID_MAX = 1 << 22  # Linux's largest pid_max
 
 
 def valid_pid(value: Any) -> bool:
-    """A number that can name another process: 0 and negatives name process groups for os.kill."""
+    """A number that can name a supervisor: 0 and negatives name process groups for os.kill, 1 is init."""
     return isinstance(value, int) and not isinstance(value, bool) and 1 < value <= PID_MAX
 
 

@@ -17,7 +17,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from ..files import atomic_write_text, read_regular
+from ..files import atomic_write_text, private_dir, read_regular
 from .base import EngineError
 from .server_files import locked
 
@@ -57,6 +57,10 @@ def valid_memo(saved: Any) -> bool:
 def file_sha256(path: Path, memo_dir: Path) -> str:
     """The file's SHA-256, remembered by path, size and mtime so that each job need not re-read GBs."""
     stat = path.stat()
+    try:
+        private_dir(memo_dir, "the weights-hash memo folder (in server.state_dir)")  # another user's memo would name the model
+    except OSError as e:
+        raise EngineError(str(e)) from None
     memo = memo_dir / (hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:16] + ".sha256.json")
     stamp = [str(path.resolve()), stat.st_size, stat.st_mtime_ns]
     try:

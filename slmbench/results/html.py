@@ -16,6 +16,7 @@ import pandas as pd
 
 from . import catalog
 from .cells import config_costs, scores_wide
+from ..text import show_bidi
 from .page import caption_html, page
 from .stats import COST_COLUMNS
 from .tables import ALL_CATEGORIES
@@ -50,7 +51,7 @@ def format_value(value) -> str:
         if magnitude != 0 and (magnitude < 1e-3 or magnitude >= 1e5):
             return f"{value:.3g}"
         return f"{value:,.3f}" if magnitude < 1000 else f"{value:,.0f}"
-    return html.escape(str(value))
+    return html.escape(show_bidi(str(value)))
 
 
 def html_table(frame: pd.DataFrame, raw: tuple[str, ...] = ()) -> str:

@@ -10,6 +10,7 @@ from typing import Any
 
 from .. import registry
 from . import catalog
+from ..text import show_bidi
 from .page import caption_html, page
 
 SNIPPET = 90  # characters of the input shown in the sample table
@@ -51,9 +52,14 @@ document.querySelectorAll('.filters input').forEach(function(box) {
 """
 
 
-def _esc(text: Any) -> str:
-    """Every value a model, a dataset or a file wrote goes through here before it enters the page."""
-    return html.escape(text if isinstance(text, str) else json.dumps(text, ensure_ascii=False))
+def _esc(value: Any) -> str:
+    """Every value a model, a dataset or a file wrote goes through here before it enters the page:
+    escaped, and bidirectional controls shown (a tampered file is hostile too)."""
+    return html.escape(show_bidi(value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)))
+
+
+def _num(value: Any, spec: str) -> str:
+    return format(value, spec) if isinstance(value, (int, float)) and not isinstance(value, bool) else _esc(value)
 
 
 def _pre(text: Any, cls: str = "") -> str:
@@ -76,15 +82,15 @@ def _call(call: dict[str, Any]) -> str:
         error = f" <b>error:</b> {_esc(call['error'])}" if call["error"] else ""
         return (
             f"<div class='tool'><b>{_esc(call['agent'])} → tool {_esc(call['tool'])}</b>"
-            f" <span class='meta'>{call['duration_s']:.3f} s</span>{error}"
+            f" <span class='meta'>{_num(call['duration_s'], '.3f')} s</span>{error}"
             f"<div class='role'>tool input</div>{_pre(call['input'])}<div class='role'>tool output</div>{_pre(call['output'])}</div>"
         )
     cached = ", cache hit" if call["cache_hit"] else ""
     prompt = call["messages"][-1]["content"] if call["messages"] else ""
     finish = f", finish reason: {_esc(call['finish_reason'])}" if call.get("finish_reason") else ""
     return (
-        f"<div class='llm'><b>{_esc(call['agent'])}</b> <span class='meta'>{call['prompt_tokens']} prompt + "
-        f"{call['completion_tokens']} completion tokens, {call['latency_s']:.2f} s{cached}{finish}</span>"
+        f"<div class='llm'><b>{_esc(call['agent'])}</b> <span class='meta'>{_esc(call['prompt_tokens'])} prompt + "
+        f"{_esc(call['completion_tokens'])} completion tokens, {_num(call['latency_s'], '.2f')} s{cached}{finish}</span>"
         f"<details><summary>prompt: the last message in ({len(call['messages'])} in all)</summary>{_pre(prompt)}</details>"
         f"<div class='role'>model output</div>{_pre(call['output'], 'out')}</div>"
     )
@@ -167,14 +173,14 @@ def render_trace_page(records: list[dict[str, Any]], scored: list[dict[str, Any]
     parts = [caption_html(catalog.TRACES.caption), f"<p>{len(records)} samples: {counts}.</p>", sample_table(records, by_id)]
     for r, kind in zip(records, kinds):
         row = by_id.get(str(r["id"]), {})
-        status = f"{OUTCOMES[kind][0]}: {r['failure']}" if r["failure"] else OUTCOMES[kind][0]
+        status = f"{OUTCOMES[kind][0]}: {_esc(r['failure'])}" if r["failure"] else OUTCOMES[kind][0]
         error = f"<p class='meta'>{_esc(r['error'])}</p>" if r["error"] else ""
         score = row.get("sample_score")
         scored_as = f", sample score {score:.3f}" if isinstance(score, (int, float)) else ""
         reason = finish_reason(r)
         parts.append(
             f"<div class='sample {kind}' id='s-{_esc(str(r['id']))}'><h3>{_esc(str(r['id']))} "
-            f"<span class='meta'>{status}, {r['llm_calls']} LLM calls, {r['usage']['total_tokens']} tokens, {r['latency_s']:.2f} s"
+            f"<span class='meta'>{status}, {_esc(r['llm_calls'])} LLM calls, {_esc(r['usage']['total_tokens'])} tokens, {_num(r['latency_s'], '.2f')} s"
             f"{', finish reason: ' + _esc(reason) if reason else ''}</span></h3>"
             f"{error}{''.join(_call(c) for c in r['trace'])}"
             f"<div class='role'>final answer (scored as: {_esc(_shown(row.get('answer')) if not r['failure'] else '—')}{scored_as};"

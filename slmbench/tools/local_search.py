@@ -12,11 +12,13 @@ import functools
 import json
 import re
 from pathlib import Path
+from typing import Any, Iterator
 
 import bm25s
 import numpy as np
 
 from slmbench.corpus import FINANCE_PASSAGES
+from slmbench.files import read_regular
 from slmbench.tools.search import Hit
 
 PASSAGES_FILE = "passages.jsonl"
@@ -61,8 +63,7 @@ def load_passages(corpus_path: str | Path) -> list[dict[str, str]]:
         if isinstance(rows, DatasetDict):
             raise ValueError(f"{corpus_path}: expected one dataset split, found a DatasetDict")
     else:
-        with path.open(encoding="utf-8") as f:
-            rows = [json.loads(line) for line in f if line.strip()]
+        rows = list(_jsonl_rows(path))
     passages = [
         {"id": str(row.get("id", i)), "title": str(row.get("title", "")), "text": str(row["text"])}
         for i, row in enumerate(rows)
@@ -70,6 +71,23 @@ def load_passages(corpus_path: str | Path) -> list[dict[str, str]]:
     if not passages:
         raise ValueError(f"{corpus_path}: the corpus has no passages")
     return passages
+
+
+CORPUS_LIMIT = 4 << 30  # bytes
+
+
+def _jsonl_rows(path: Path) -> Iterator[dict[str, Any]]:
+    """The rows of a JSONL corpus, each a JSON object with a text `text`; a bad line is named by file and line."""
+    for number, line in enumerate(read_regular(path, CORPUS_LIMIT, follow=True).split(b"\n"), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line.decode("utf-8"))
+        except (ValueError, RecursionError) as e:
+            raise ValueError(f"{path}, line {number}: not a JSON line ({type(e).__name__})") from None
+        if not isinstance(row, dict) or not isinstance(row.get("text"), str):
+            raise ValueError(f"{path}, line {number}: a passage is a JSON object with a text field 'text'")
+        yield row
 
 
 class PassageIndex:

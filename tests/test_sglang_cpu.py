@@ -60,7 +60,7 @@ def run_workflow(workdir: Path, env: dict, models: dict, paradigms: dict, n_samp
            "--configfile", str(workdir / "config.yaml"), "--cores", "1"]
     result = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=workdir, timeout=1500)
     out = result.stdout + result.stderr
-    if result.returncode:  # pytest.fail, not assert: the xfail below expects only its own assertion to fail
+    if result.returncode:
         pytest.fail(f"the workflow failed:\n{out[-6000:]}")
     return out
 
@@ -147,8 +147,6 @@ def chat(port: int, body: dict) -> str:
         return json.load(reply)["choices"][0]["message"]["content"]
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason="issue 17 item 1: requests leave repetition_penalty, top_k and min_p unset, so "
-                   "SGLang fills them from generation_config.json; the decoding branch fixes it (then remove this mark)")
 def test_a_base_cell_is_plain_greedy_even_where_generation_config_sets_a_repetition_penalty(sglang_env, tmp_path):
     """A copy of the model whose generation_config.json asks for a repetition penalty and truncation:
     the workflow's base cell must still give exactly the plain greedy outputs (temperature 0, nothing added)."""

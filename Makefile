@@ -34,8 +34,13 @@ $(VENV)/.installed: pyproject.toml Makefile
 	$(PYTHON) -m slmbench.engines.check
 	touch $@
 
+# SGLang's wheel without its dependencies (torch, CUDA): its own request model and choices, read by
+# the fast tests of tests/test_sglang_sampling.py and tests/test_sglang.py (tests/sglang_wheel.py).
+SGLANG_VERSION := $(shell sed -n 's/.*sglang==\([0-9.]*\).*/\1/p' envs/sglang.yaml | head -1)
+
 $(VENV)/.installed-test: $(VENV)/.installed
 	$(PYTHON) -m pip install -e '.[test]'
+	$(PYTHON) -m pip install --no-deps "sglang==$(SGLANG_VERSION)" msgspec pybase64 ipython
 	touch $@
 
 install: $(VENV)/.installed

@@ -171,9 +171,11 @@ def test_a_misspelt_sglang_choice_fails_at_validation_naming_the_key(key, value)
 
 
 def test_the_schemas_sglang_choices_are_sglangs_own():
-    """Where SGLang is installed (its wheel installs without dependencies), its own lists decide."""
-    names = pytest.importorskip("sglang.srt.parser.reasoning_parser_names", reason="sglang is not installed here")
-    tools = pytest.importorskip("sglang.srt.function_call.parser_names")
+    """Where SGLang's wheel is installed (make test installs it without its dependencies), its own lists decide."""
+    from sglang_wheel import sglang_module
+
+    names = sglang_module("sglang.srt.parser.reasoning_parser_names")
+    tools = sglang_module("sglang.srt.function_call.parser_names")
     props = load_schema_props()
     assert set(props["reasoning_parser"]["enum"]) - {None} == {"auto", *names.REASONING_PARSER_NAMES}
     assert set(props["tool_call_parser"]["enum"]) - {None} == {"auto", *tools.TOOL_CALL_PARSER_NAMES}
@@ -293,10 +295,12 @@ def test_a_server_that_crashes_reports_its_log(tmp_path):
         engine(tmp_path, cls=Crashes).open()
 
 
-@pytest.mark.skipif(importlib.util.find_spec("sglang") is not None, reason="sglang is installed here")
 def test_without_sglang_installed_open_says_where_to_get_it(tmp_path):
-    with pytest.raises(EngineError, match=r"needs the 'sglang' package(.|\n)*envs/sglang.yaml"):
-        engine(tmp_path).open()
+    class Elsewhere(SGLangEngine):
+        server_module = "sglang_not_installed_here.launch_server"  # the tests' environment may hold sglang's wheel
+
+    with pytest.raises(EngineError, match=r"needs the 'sglang_not_installed_here' package(.|\n)*envs/sglang.yaml"):
+        engine(tmp_path, cls=Elsewhere).open()
 
 
 # --- /metrics ---------------------------------------------------------------------------

@@ -107,6 +107,13 @@ def outcome(record: dict[str, Any], row: dict[str, Any]) -> str:
     return "right" if isinstance(score, (int, float)) and score == perfect else "wrong"
 
 
+def outcome_counts(rows: list[dict[str, Any]]) -> str:
+    """How a cell's samples ended, from its per-sample score rows, e.g. "2 right, 1 wrong, 0 unreadable,
+    3 protocol failure" (the report's menu shows it beside each trace page)."""
+    kinds = [outcome(row, row) for row in rows]
+    return ", ".join(f"{kinds.count(k)} {label}" for k, (label, _) in OUTCOMES.items())
+
+
 def _input(record: dict[str, Any]) -> str:
     messages = record.get("messages") or []
     text = " ".join(str(messages[-1].get("content", "")).split()) if messages else ""
@@ -163,7 +170,7 @@ def render_trace_page(records: list[dict[str, Any]], scored: list[dict[str, Any]
     title = f"Traces: {first['model']} / {first['paradigm']} / {first['dataset']}"
     by_id = {str(row["id"]): row for row in scored}
     kinds = [outcome(r, by_id.get(str(r["id"]), {})) for r in records]
-    counts = ", ".join(f"{kinds.count(k)} {label}" for k, (label, _) in OUTCOMES.items())
+    counts = outcome_counts([{**by_id.get(str(r["id"]), {}), "failure": r["failure"], "dataset": r["dataset"]} for r in records])
     parts = [caption_html(catalog.TRACES.caption), f"<p>{len(records)} samples: {counts}.</p>", sample_table(records, by_id)]
     for r, kind in zip(records, kinds):
         row = by_id.get(str(r["id"]), {})

@@ -309,7 +309,10 @@ def test_tables_read_as_people_write_them(tmp_path):
     assert "energy (J / sample)" not in headers  # energy not measured: empty in every row, named below instead
     assert "Empty in every row, so not shown:" in page and "energy (J / sample)" in page
     assert not [h for h in headers if "_" in h or h in ("energy j", "size b", "fresh tokens")]
-    assert "<h2>Every cell: quality</h2>" in page and "<h2>Every cell: cost</h2>" in page
+    assert "<h2>Every cell: quality</h2>" in page and "<h2>Every cell: latency and tokens</h2>" in page
+    from slmbench.results.html import every_cell
+
+    assert {c for _, f in every_cell(scored) for c in f.columns} == set(scored.columns) - {"energy_note"}  # no column lost
     quality = page.split("<h2>Every cell: quality</h2>")[1].split("<h2>")[0]
     assert "latency" not in quality and "score" in quality
     assert not re.search(r"\d\.\d{4,}", re.sub(r"<[^>]+>", " ", page))  # never more than 3 decimals

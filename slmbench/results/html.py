@@ -132,20 +132,32 @@ def sections_page(title: str, caption: str, sections: list[Section], design: dic
 
 
 CELL_KEYS = ("model", "paradigm", "dataset")
-# The quality view of every cell (with metric_*, failures_* and the validity shares); the rest is its cost view.
-CELL_QUALITY = (
-    "category", "metric", "higher_is_better", "n", "score", "score_ci_low", "score_ci_high", "score_finben",
-    "n_missing_answer", "completion_rate", "failure_rate", "echo_share", "cut_share", "disagree_share", "flagged",
+# Every cell's columns in views narrow enough to read beside the report's menu: (heading, columns,
+# column prefixes). Columns no view names go to the last one, so none is lost.
+CELL_VIEWS = (
+    ("quality", ("category", "metric", "higher_is_better", "n", "score", "score_ci_low", "score_ci_high", "score_finben",
+                 "n_missing_answer", "echo_share", "cut_share", "disagree_share", "flagged"), ()),
+    ("every metric", ("metric",), ("metric_",)),
+    ("completion and failures", ("n", "completion_rate", "failure_rate"), ("failures_",)),
+    ("latency and tokens", ("latency_mean_s", "latency_median_s", "latency_p95_s", "prompt_tokens_per_sample", "completion_tokens_per_sample",
+                            "tokens_per_sample", "llm_calls_per_sample", "tokens_per_s", "fresh_tokens", "cached_call_share", "generation_s"), ()),
+    ("energy, hardware and model", (), ()),
 )  # fmt: skip
 
 
 def every_cell(cells: pd.DataFrame) -> list[Section]:
-    """Every cell in two tables, quality and cost, each narrow enough to read beside the report's menu."""
+    """Every cell, in the views of CELL_VIEWS (the whole row is 3,000 px wide: clipped beside the menu)."""
     every = cells.drop(columns=[c for c in ("energy_note",) if c in cells.columns])
-    quality = [c for c in every.columns if c in CELL_QUALITY or c.startswith(("metric_", "failures_"))]
-    cost = [c for c in every.columns if c not in quality and c not in CELL_KEYS]
     keys = [c for c in CELL_KEYS if c in every.columns]
-    return [("Every cell: quality", every[keys + quality]), ("Every cell: cost", every[keys + cost])]
+    placed: set[str] = set(keys)
+    sections = []
+    for heading, names, prefixes in CELL_VIEWS:
+        columns = [c for c in every.columns if c in names or c.startswith(prefixes)]
+        if heading == CELL_VIEWS[-1][0]:
+            columns = [c for c in every.columns if c not in placed]
+        placed.update(columns)
+        sections.append((f"Every cell: {heading}", every[keys + columns]))
+    return sections
 
 
 def cells_page(cells: pd.DataFrame, design: dict[str, Any] | None = None) -> str:

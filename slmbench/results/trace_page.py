@@ -24,9 +24,9 @@ OUTCOMES = {
 
 STYLE = (
     "".join(f".{k}{{border-left:6px solid {c}}}tr.{k} td:first-child{{box-shadow:inset 6px 0 {c}}}" for k, (_, c) in OUTCOMES.items())
-    + ".role{font-size:11px;font-weight:bold;text-transform:uppercase;color:#555;margin-top:.4em}"
+    + ".role{font-size:12px;font-weight:bold;color:#555;margin-top:.4em}"
     "pre.out{background:#eef4ff;border-left:3px solid #58c}mark{background:#ffe066}"
-    "table.samples th{cursor:pointer}table.samples td{vertical-align:top}table.samples td.snip{text-align:left;max-width:28em}"
+    "table.samples th{cursor:pointer}table.samples td{vertical-align:top}table.samples td.snip,table.samples th{text-align:left}table.samples td.snip{max-width:28em}"
     ".filters{margin:.5em 0}.filters label{margin-right:1em}"
 )
 
@@ -184,8 +184,8 @@ def render_trace_page(records: list[dict[str, Any]], scored: list[dict[str, Any]
             f"<span class='meta'>{status}, {r['llm_calls']} LLM calls, {r['usage']['total_tokens']} tokens, {r['latency_s']:.2f} s"
             f"{', finish reason: ' + _esc(reason) if reason else ''}</span></h3>"
             f"{error}{''.join(_call(c) for c in r['trace'])}"
-            f"<div class='role'>final answer (scored as: {_esc(_shown(row.get('answer')) if not r['failure'] else '—')}{scored_as};"
-            f" the first place it occurs is marked)</div>{_marked(r['output'], row.get('answer'))}"
+            f"<div class='role'>final answer (scored as: {_esc(_shown(row.get('answer')) if not r['failure'] else '—')}{scored_as})</div>"
+            f"{_marked(r['output'], row.get('answer'))}"
             f"<div class='role'>gold</div>{_pre(r['gold'])}</div>"
         )
     return page(title, "".join(parts), style=STYLE, script=SCRIPT)

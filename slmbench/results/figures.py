@@ -44,6 +44,9 @@ def score_by_model(cells: pd.DataFrame, path: str) -> None:
             xs = [x + i * width for x in range(len(models))]
             bars = ax.bar(xs, scores, width, label=paradigm, color=colours(i % 10))
             _mark_zeros(ax, xs, scores, width, bars.patches[0].get_facecolor() if bars.patches else "black")
+        values = np.r_[sub["score"].to_numpy(dtype=float), 0.0]
+        low, top = np.nanmin(values), np.nanmax(values)
+        ax.set_ylim(low * 1.15, top * 1.15 if top > 0 else 1.0)  # from 0 (or a negative MCC); all zero still spans 0 to 1
         metric = sub["metric"].iloc[0]
         arrow = "lower is better" if not sub["higher_is_better"].iloc[0] else "higher is better"
         ax.set_title(f"{dataset}\n{metric} ({arrow})", fontsize=9)

@@ -90,6 +90,9 @@ def _legends(ax, colour: dict, marker: dict, frontier: bool = False) -> None:
     ax.legend(handles=handles, fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1), title="model / paradigm", title_fontsize=7)
 
 
+LABEL_STEPS = 500  # adjustText's iterations; it stops earlier once no label overlaps
+
+
 def label_points(ax, points: list[tuple[float, float, str]]) -> list:
     """Name every point next to it (colour and marker alone do not tell 12 configurations apart) and
     move the names apart until no two overlap, with a thin line back to the point (adjustText)."""
@@ -100,7 +103,8 @@ def label_points(ax, points: list[tuple[float, float, str]]) -> list:
     if len(texts) > 1:
         ax.figure.draw_without_rendering()
         xs, ys = [p[0] for p in shown], [p[1] for p in shown]
-        adjust_text(texts, x=xs, y=ys, ax=ax, arrowprops={"arrowstyle": "-", "color": "grey", "linewidth": 0.5}, ensure_inside_axes=True)
+        # a fixed number of steps, not adjustText's default 1 s: the same layout (and PNG) on a busy machine
+        adjust_text(texts, x=xs, y=ys, ax=ax, iter_lim=LABEL_STEPS, arrowprops={"arrowstyle": "-", "color": "grey", "linewidth": 0.5}, ensure_inside_axes=True)
     return texts
 
 

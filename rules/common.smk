@@ -110,10 +110,24 @@ def trace_page_report(path, labels):
     return report(
         path,
         caption=caption(catalog.TRACES),
-        category=catalog.TRACES.category,
+        category=catalog.report_category(catalog.TRACES.category),
         subcategory="{model}",
-        labels=labels,
+        labels=trace_labels(labels),
     )
+
+
+def trace_labels(labels):
+    """The page's labels and, read when the report is made, how its samples ended (the menu shows it)."""
+
+    def expand(wildcards):
+        from slmbench.data import read_jsonl
+        from slmbench.results.trace_page import outcome_counts
+
+        named = {k: v.format(**dict(wildcards.items())) for k, v in labels.items()}
+        cell = f"results/scores/{named['model']}/{named['paradigm']}/{named['dataset']}"
+        return {**named, "samples": outcome_counts(read_jsonl(f"{cell}.samples.jsonl"))}
+
+    return expand
 
 
 def caption(item):
@@ -121,9 +135,12 @@ def caption(item):
     return f"../report/{item.caption}.rst"
 
 
-def reported(path, item, kind):
+def reported(path, item):
     return report(
-        path, caption=caption(item), category=item.category, labels={kind: item.label}
+        path,
+        caption=caption(item),
+        category=catalog.report_category(item.category),
+        labels={"item": item.label},
     )
 
 
@@ -134,13 +151,13 @@ def table_outputs():
         for ext in table.formats:
             path = table.path(ext)
             outputs[f"{table.name}_{ext}"] = (
-                reported(path, table, "table") if ext == "html" else path
+                reported(path, table) if ext == "html" else path
             )
     return outputs
 
 
 def figure_outputs():
-    return {f.name: reported(f.path(), f, "figure") for f in catalog.FIGURES}
+    return {f.name: reported(f.path(), f) for f in catalog.FIGURES}
 
 
 def print_outcomes(cells_csv):

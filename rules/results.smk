@@ -16,7 +16,7 @@ rule results:
         **figure_outputs(),
         cells_csv="results/tables/cells.csv",
         cells_parquet="results/tables/cells.parquet",
-        cells_html=reported("results/tables/cells.html", catalog.CELLS, "table"),
+        cells_html=reported("results/tables/cells.html", catalog.CELLS),
         samples="results/tables/samples.parquet",
         summary="results/summary.json",
     log:

@@ -287,3 +287,42 @@ def test_table2_costs_equal_the_pooled_per_sample_data_by_hand(tmp_path):
         assert table.loc[paradigm, "latency_mean_s"] == pytest.approx(group["latency_s"].mean())
         assert table.loc[paradigm, "tokens_per_sample"] == pytest.approx(group["total_tokens"].mean())
         assert table.loc[paradigm, "tokens_per_s"] != pytest.approx(table.loc[paradigm, "tokens_per_s_cell_mean"])
+
+
+def _cells_of(table_html: str) -> list[list[str]]:
+    import re
+
+    return [re.findall(r"<td>(.*?)</td>", row) for row in re.findall(r"<tr>(.*?)</tr>", table_html)]
+
+
+def test_tables_read_as_people_write_them(tmp_path):
+    """Counts as integers, rates as percentages, human column names, no float noise, no always-empty
+    column, and every cell split into a quality and a cost table; the CSV keeps its machine names."""
+    import re
+
+    from slmbench.results.build import CSV_FLOAT_FORMAT
+    from slmbench.results.html import html_table
+
+    scored, _ = scored_run(tmp_path, energy={"energy_j": None, "energy_note": "not measured: none", "hardware": {"cpu": "C", "gpus": []}})
+    page = cells_page(scored.assign(score=scored["score"] + 1e-13))  # float noise must not reach the page
+    headers = re.findall(r"<th>(.*?)</th>", page)
+    assert "energy (J / sample)" not in headers  # energy not measured: empty in every row, named below instead
+    assert "Empty in every row, so not shown:" in page and "energy (J / sample)" in page
+    assert not [h for h in headers if "_" in h or h in ("energy j", "size b", "fresh tokens")]
+    assert "<h2>Every cell: quality</h2>" in page and "<h2>Every cell: latency and tokens</h2>" in page
+    from slmbench.results.html import every_cell
+
+    assert {c for _, f in every_cell(scored) for c in f.columns} == set(scored.columns) - {"energy_note"}  # no column lost
+    quality = page.split("<h2>Every cell: quality</h2>")[1].split("<h2>")[0]
+    assert "latency" not in quality and "score" in quality
+    assert not re.search(r"\d\.\d{4,}", re.sub(r"<[^>]+>", " ", page))  # never more than 3 decimals
+    assert "&lt;" not in page and "&amp;ndash;" not in page
+
+    frame = pd.DataFrame({"model": ["m"], "n": [64.0], "failures_turn_limit": [3.0], "completion_rate": [0.9967], "energy_j": [np.nan]})
+    table = html_table(frame)
+    assert [row for row in _cells_of(table) if row] == [["m", "64", "3", "99.7%"]]
+    assert "<th>samples</th>" in table and "<th>failed: turn limit</th>" in table and "energy" in table.split("</table>")[1]
+
+    noisy = pd.DataFrame({"x": [0.1 + 0.2, -0.75]})
+    noisy.to_csv(tmp_path / "t.csv", index=False, float_format=CSV_FLOAT_FORMAT)
+    assert (tmp_path / "t.csv").read_text().split() == ["x", "0.3", "-0.75"]

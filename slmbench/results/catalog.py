@@ -67,6 +67,15 @@ class Page:
     caption: str
 
 
+# The report's categories in reading order (the front page says to start with Summary). Snakemake's
+# report menu sorts categories by name, so each carries its place: "1 Summary", "2 Quality", ...
+CATEGORIES = ("Summary", "Quality", "Cost", "Failures", "Traces")
+
+
+def report_category(category: str) -> str:
+    return f"{CATEGORIES.index(category) + 1} {category}"
+
+
 CELLS = Page("slmbench: results per cell", "per cell", "Summary", "cells")
 TRACES = Page("Traces", "traces", "Traces", "trace")
 
@@ -76,7 +85,7 @@ TABLES: tuple[Table, ...] = (
     Table("composite_z", "Composite effectiveness (z-score)", "composite z", "Quality", "composite_z", "build_composite_z", view="composite_z"),
     Table("leading_advantage", "Leading advantage of the best paradigm", "leading advantage", "Quality", "leading_advantage", "build_leading_advantage", view="by_level"),
     Table("comparisons", "Paired comparisons of paradigms", "paired comparisons", "Quality", "comparisons", "build_comparisons", view="comparisons"),
-    Table("pareto", "Quality against cost: the Pareto frontier", "Pareto frontier", "Cost", "pareto_table", "build_pareto"),
+    Table("pareto", "Quality against cost: the Pareto frontier", "Pareto frontier (table)", "Cost", "pareto_table", "build_pareto"),
     Table("costs", "Cost of every cell", "cost per cell", "Cost", "costs", "build_costs", formats=("html",)),
     Table("failures", "Failures", "failures per model and paradigm", "Failures", "failures_table", "build_failures", formats=("html",)),
     Table("constrained", "Agents with and without a grammar", "constrained decoding", "Quality", "constrained", "build_constrained"),
@@ -87,7 +96,7 @@ FIGURES: tuple[Figure, ...] = (
     Figure("quality_vs_cost", "quality against energy or latency", "Summary", "quality_vs_cost", "quality_vs_cost", ("pareto",)),
     Figure("best_paradigm", "best paradigm per category and model", "Quality", "best_paradigm", "best_paradigm_heatmap", ("leading_advantage",)),
     Figure("failures", "failure kinds per paradigm", "Failures", "failures", "failures_by_paradigm", ("cells",)),
-    Figure("pareto", "Pareto frontier", "Cost", "pareto", "pareto_plot", ("pareto",)),
+    Figure("pareto", "Pareto frontier (figure)", "Cost", "pareto", "pareto_plot", ("pareto",)),
     Figure("nrq_vs_size", "NRQ against model size", "Quality", "nrq_vs_size", "nrq_vs_size", ("nrq", "cells")),
     Figure("z_vs_size", "composite z against model size", "Quality", "z_vs_size", "z_vs_size", ("composite_z", "cells")),
 )  # fmt: skip

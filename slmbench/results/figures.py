@@ -44,6 +44,9 @@ def score_by_model(cells: pd.DataFrame, path: str) -> None:
             xs = [x + i * width for x in range(len(models))]
             bars = ax.bar(xs, scores, width, label=paradigm, color=colours(i % 10))
             _mark_zeros(ax, xs, scores, width, bars.patches[0].get_facecolor() if bars.patches else "black")
+        values = np.r_[sub["score"].to_numpy(dtype=float), 0.0]
+        low, top = np.nanmin(values), np.nanmax(values)
+        ax.set_ylim(low * 1.15, top * 1.15 if top > 0 else 1.0)  # from 0 (or a negative MCC); all zero still spans 0 to 1
         metric = sub["metric"].iloc[0]
         arrow = "lower is better" if not sub["higher_is_better"].iloc[0] else "higher is better"
         ax.set_title(f"{dataset}\n{metric} ({arrow})", fontsize=9)
@@ -87,6 +90,9 @@ def _legends(ax, colour: dict, marker: dict, frontier: bool = False) -> None:
     ax.legend(handles=handles, fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1), title="model / paradigm", title_fontsize=7)
 
 
+LABEL_STEPS = 500  # adjustText's iterations; it stops earlier once no label overlaps
+
+
 def label_points(ax, points: list[tuple[float, float, str]]) -> list:
     """Name every point next to it (colour and marker alone do not tell 12 configurations apart) and
     move the names apart until no two overlap, with a thin line back to the point (adjustText)."""
@@ -97,7 +103,8 @@ def label_points(ax, points: list[tuple[float, float, str]]) -> list:
     if len(texts) > 1:
         ax.figure.draw_without_rendering()
         xs, ys = [p[0] for p in shown], [p[1] for p in shown]
-        adjust_text(texts, x=xs, y=ys, ax=ax, arrowprops={"arrowstyle": "-", "color": "grey", "linewidth": 0.5}, ensure_inside_axes=True)
+        # a fixed number of steps, not adjustText's default 1 s: the same layout (and PNG) on a busy machine
+        adjust_text(texts, x=xs, y=ys, ax=ax, iter_lim=LABEL_STEPS, arrowprops={"arrowstyle": "-", "color": "grey", "linewidth": 0.5}, ensure_inside_axes=True)
     return texts
 
 

@@ -3,7 +3,9 @@ trace pages are `trace_page`'s; the frame all pages share is `page`).
 
 A page is its title, its caption (read from `report/<caption>.rst`, the one place captions live,
 with the report's Jinja rendered against the run's design) and its sections, each a heading and a
-table: numbers with 3 decimals, missing values as a dash, estimates with their interval. How a
+table. How a column is shown is decided here only: its header (`header`) and its kind
+(`column_kind`: rates as percentages, counts as integers, other numbers with 3 decimals), missing
+values as a dash, estimates with their interval, columns empty in every row left out (and named). How a
 table is laid out on its page is its `view` in `slmbench.results.catalog` (a function here).
 """
 
@@ -33,7 +35,34 @@ HEADERS = {
     "failure_rate": "failure rate", "n_datasets_zero_base": "datasets with base score 0", "failed": "failed samples",
     "tokens_per_s_cell_mean": "tokens / s (mean of cells)", "score_finben": "score (FinBen-exact)",
     "score_ci_low": "score CI low", "score_ci_high": "score CI high", "paradigm_a": "paradigm A", "paradigm_b": "paradigm B", "score_a": "score A", "score_b": "score B",
+    "n": "samples", "n_missing_answer": "samples without an answer", "n_datasets": "datasets", "energy_j": "energy (J, whole cell)",
+    "size_b": "size (billion parameters)", "fresh_tokens": "fresh tokens (not from cache)", "generation_s": "generation time (s)",
+    "energy_source": "energy measured by", "energy_measured": "energy measured", "hardware_cpu": "CPU", "hardware_gpus": "GPUs",
+    "higher_is_better": "higher is better", "cache_hits": "calls from cache",
 }  # fmt: skip
+
+COUNTS = ("n", "failed", "fresh_tokens", "cache_hits")  # besides n_* and failures_*: shown as integers
+RATES = ("cached_call_share",)  # besides *_rate and *_share: fractions shown as percentages
+
+
+def header(column: str) -> str:
+    """The column's name for people (the CSV and Parquet files keep the machine name)."""
+    if column in HEADERS:
+        return HEADERS[column]
+    for prefix, words in (("failures_", "failed: "), ("metric_", "metric: "), ("pareto_", "on the frontier of ")):
+        if column.startswith(prefix):
+            return words + header(column.removeprefix(prefix))
+    return str(column).replace("_", " ")
+
+
+def column_kind(column: str) -> str:
+    """rate (a fraction, shown as a percentage), count (an integer) or number."""
+    column = str(column)
+    if column in RATES or column.endswith(("_rate", "_share")):
+        return "rate"
+    if column in COUNTS or column.startswith(("n_", "failures_")):
+        return "count"
+    return "number"
 
 Section = tuple[str, pd.DataFrame]  # (heading, table)
 
@@ -41,11 +70,18 @@ Section = tuple[str, pd.DataFrame]  # (heading, table)
 # --- pieces -------------------------------------------------------------------------------------------
 
 
-def format_value(value) -> str:
+def format_value(value, kind: str = "number") -> str:
+    """One cell of a table as HTML: a dash when missing, a rate as a percentage, a count as an integer,
+    other numbers with 3 decimals (3 significant digits when very small or large: never float noise)."""
     if value is None or value is pd.NA or (isinstance(value, float) and value != value):
         return "&ndash;"
     if isinstance(value, (bool,)) or type(value).__name__ == "bool_":
         return "yes" if value else ""
+    numeric = isinstance(value, (int, float)) or type(value).__name__.startswith(("float", "int"))
+    if numeric and kind == "rate":
+        return f"{value * 100:.1f}%"
+    if numeric and kind == "count" and float(value).is_integer():
+        return f"{int(value):,}"
     if isinstance(value, float) or type(value).__name__.startswith("float"):
         magnitude = abs(value)
         if magnitude != 0 and (magnitude < 1e-3 or magnitude >= 1e5):
@@ -57,24 +93,30 @@ def format_value(value) -> str:
 def html_table(frame: pd.DataFrame, raw: tuple[str, ...] = ()) -> str:
     """A readable HTML table: renamed headers, numbers with 3 decimals, missing values as a dash.
 
-    Columns named in `raw` hold ready HTML (e.g. 'estimate [low, high]')."""
+    Columns named in `raw` hold ready HTML (e.g. 'estimate [low, high]'). Columns empty in every row
+    are left out, and named under the table."""
     if frame.empty:
         return "<p><em>No rows.</em></p>"
-    head = "".join(f"<th>{html.escape(HEADERS.get(c, str(c).replace('_', ' ')))}</th>" for c in frame.columns)
+    empty = [c for c in frame.columns if frame[c].map(lambda v: v is None or v is pd.NA or v == "" or v == "&ndash;" or v != v).all()]
+    frame = frame.drop(columns=empty)
+    head = "".join(f"<th>{html.escape(header(c))}</th>" for c in frame.columns)
+    kinds = [column_kind(c) for c in frame.columns]
     raw_at = {i for i, c in enumerate(frame.columns) if c in raw}
     body = "".join(
-        "<tr>" + "".join(f"<td>{v if i in raw_at else format_value(v)}</td>" for i, v in enumerate(row)) + "</tr>"
+        "<tr>" + "".join(f"<td>{v if i in raw_at else format_value(v, kinds[i])}</td>" for i, v in enumerate(row)) + "</tr>"
         for row in frame.itertuples(index=False)
     )
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    note = f"<p class='meta'>Empty in every row, so not shown: {html.escape(', '.join(header(c) for c in empty))}.</p>" if empty else ""
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>{note}"
 
 
 def with_ci(frame: pd.DataFrame, column: str, low: str | None = None, high: str | None = None) -> pd.DataFrame:
     """Replace `column` (and its CI columns) by one HTML text column 'estimate [low, high]'."""
     out = frame.copy()
     lows, highs = out.pop(low or f"{column}_ci_low"), out.pop(high or f"{column}_ci_high")
+    kind = column_kind(column)
     out[column] = [
-        "&ndash;" if e != e else f"{format_value(e)} <small>[{format_value(lo)}, {format_value(hi)}]</small>"
+        "&ndash;" if e != e else f"{format_value(e, kind)} <small>[{format_value(lo, kind)}, {format_value(hi, kind)}]</small>"
         for e, lo, hi in zip(out[column], lows, highs)
     ]
     return out
@@ -90,14 +132,42 @@ def sections_page(title: str, caption: str, sections: list[Section], design: dic
 # --- the pages ----------------------------------------------------------------------------------------
 
 
-def cells_page(cells: pd.DataFrame, design: dict[str, Any] | None = None) -> str:
-    """The per-cell page: scores per dataset, cost per model and paradigm, every cell."""
+CELL_KEYS = ("model", "paradigm", "dataset")
+# Every cell's columns in views narrow enough to read beside the report's menu: (heading, columns,
+# column prefixes). Columns no view names go to the last one, so none is lost.
+CELL_VIEWS = (
+    ("quality", ("category", "metric", "higher_is_better", "n", "score", "score_ci_low", "score_ci_high", "score_finben",
+                 "n_missing_answer", "echo_share", "cut_share", "disagree_share", "flagged"), ()),
+    ("every metric", ("metric",), ("metric_",)),
+    ("completion and failures", ("n", "completion_rate", "failure_rate"), ("failures_",)),
+    ("latency and tokens", ("latency_mean_s", "latency_median_s", "latency_p95_s", "prompt_tokens_per_sample", "completion_tokens_per_sample",
+                            "tokens_per_sample", "llm_calls_per_sample", "tokens_per_s", "fresh_tokens", "cached_call_share", "generation_s"), ()),
+    ("energy, hardware and model", (), ()),
+)  # fmt: skip
+
+
+def every_cell(cells: pd.DataFrame) -> list[Section]:
+    """Every cell, in the views of CELL_VIEWS (the whole row is 3,000 px wide: clipped beside the menu)."""
     every = cells.drop(columns=[c for c in ("energy_note",) if c in cells.columns])
+    keys = [c for c in CELL_KEYS if c in every.columns]
+    placed: set[str] = set(keys)
+    sections = []
+    for heading, names, prefixes in CELL_VIEWS:
+        columns = [c for c in every.columns if c in names or c.startswith(prefixes)]
+        if heading == CELL_VIEWS[-1][0]:
+            columns = [c for c in every.columns if c not in placed]
+        placed.update(columns)
+        sections.append((f"Every cell: {heading}", every[keys + columns]))
+    return sections
+
+
+def cells_page(cells: pd.DataFrame, design: dict[str, Any] | None = None) -> str:
+    """The per-cell page: scores per dataset, cost per model and paradigm, every cell (quality, cost)."""
     sections = [
         ("Score per dataset (slmbench's reading of the answers)", scores_wide(cells)),
         *([("FinBen-exact score per dataset (FinBen's own reading)", scores_wide(cells, "score_finben"))] if "score_finben" in cells else []),
         ("Cost and completion per model and paradigm", config_costs(cells)),
-        ("Every cell", every),
+        *every_cell(cells),
     ]
     return sections_page(catalog.CELLS.title, catalog.CELLS.caption, sections, design)
 

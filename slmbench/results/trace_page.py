@@ -25,9 +25,9 @@ OUTCOMES = {
 
 STYLE = (
     "".join(f".{k}{{border-left:6px solid {c}}}tr.{k} td:first-child{{box-shadow:inset 6px 0 {c}}}" for k, (_, c) in OUTCOMES.items())
-    + ".role{font-size:11px;font-weight:bold;text-transform:uppercase;color:#555;margin-top:.4em}"
+    + ".role{font-size:12px;font-weight:bold;color:#555;margin-top:.4em}"
     "pre.out{background:#eef4ff;border-left:3px solid #58c}mark{background:#ffe066}"
-    "table.samples th{cursor:pointer}table.samples td{vertical-align:top}table.samples td.snip{text-align:left;max-width:28em}"
+    "table.samples th{cursor:pointer}table.samples td{vertical-align:top}table.samples td.snip,table.samples th{text-align:left}table.samples td.snip{max-width:28em}"
     ".filters{margin:.5em 0}.filters label{margin-right:1em}"
 )
 
@@ -113,6 +113,13 @@ def outcome(record: dict[str, Any], row: dict[str, Any]) -> str:
     return "right" if isinstance(score, (int, float)) and score == perfect else "wrong"
 
 
+def outcome_counts(rows: list[dict[str, Any]]) -> str:
+    """How a cell's samples ended, from its per-sample score rows, e.g. "2 right, 1 wrong, 0 unreadable,
+    3 protocol failure" (the report's menu shows it beside each trace page)."""
+    kinds = [outcome(row, row) for row in rows]
+    return ", ".join(f"{kinds.count(k)} {label}" for k, (label, _) in OUTCOMES.items())
+
+
 def _input(record: dict[str, Any]) -> str:
     messages = record.get("messages") or []
     text = " ".join(str(messages[-1].get("content", "")).split()) if messages else ""
@@ -169,7 +176,7 @@ def render_trace_page(records: list[dict[str, Any]], scored: list[dict[str, Any]
     title = f"Traces: {first['model']} / {first['paradigm']} / {first['dataset']}"
     by_id = {str(row["id"]): row for row in scored}
     kinds = [outcome(r, by_id.get(str(r["id"]), {})) for r in records]
-    counts = ", ".join(f"{kinds.count(k)} {label}" for k, (label, _) in OUTCOMES.items())
+    counts = outcome_counts([{**by_id.get(str(r["id"]), {}), "failure": r["failure"], "dataset": r["dataset"]} for r in records])
     parts = [caption_html(catalog.TRACES.caption), f"<p>{len(records)} samples: {counts}.</p>", sample_table(records, by_id)]
     for r, kind in zip(records, kinds):
         row = by_id.get(str(r["id"]), {})
@@ -183,8 +190,8 @@ def render_trace_page(records: list[dict[str, Any]], scored: list[dict[str, Any]
             f"<span class='meta'>{status}, {_esc(r['llm_calls'])} LLM calls, {_esc(r['usage']['total_tokens'])} tokens, {_num(r['latency_s'], '.2f')} s"
             f"{', finish reason: ' + _esc(reason) if reason else ''}</span></h3>"
             f"{error}{''.join(_call(c) for c in r['trace'])}"
-            f"<div class='role'>final answer (scored as: {_esc(_shown(row.get('answer')) if not r['failure'] else '—')}{scored_as};"
-            f" the first place it occurs is marked)</div>{_marked(r['output'], row.get('answer'))}"
+            f"<div class='role'>final answer (scored as: {_esc(_shown(row.get('answer')) if not r['failure'] else '—')}{scored_as})</div>"
+            f"{_marked(r['output'], row.get('answer'))}"
             f"<div class='role'>gold</div>{_pre(r['gold'])}</div>"
         )
     return page(title, "".join(parts), style=STYLE, script=SCRIPT)

@@ -83,6 +83,14 @@ def composite_z(cells: pd.DataFrame) -> pd.DataFrame:
     return cells.assign(z=z).groupby(CONFIG, sort=False)["z"].mean().rename("composite_z").reset_index()
 
 
+def config_flags(cells: pd.DataFrame, by: str | list[str] = CONFIG) -> pd.DataFrame:
+    """Per group (default model x paradigm): `flagged` when any of its cells' scores rests on echoed,
+    cut or disputed answers (`slmbench.validity`), and the number of such cells `n_flagged_cells`."""
+    flagged = cells["flagged"].fillna(False).astype(bool) if "flagged" in cells else pd.Series(False, index=cells.index)
+    counts = flagged.groupby([cells[c] for c in ([by] if isinstance(by, str) else by)], sort=False).sum().astype(int)
+    return counts.rename("n_flagged_cells").reset_index().assign(flagged=lambda f: f["n_flagged_cells"] > 0)
+
+
 def dataset_percentile(cells: pd.DataFrame) -> pd.Series:
     """Per cell: the percentile rank of its oriented score among all cells of its dataset, in (0, 1]
     (rank / count, ties averaged; 1 = the best configuration of that dataset; NaN where no score).
@@ -100,9 +108,11 @@ def leading_advantage(cells: pd.DataFrame, by: str = "model") -> pd.DataFrame:
     percentile rank among all configurations (`dataset_percentile`; taken from the column
     `dataset_percentile` when the frame has it, so that a subset keeps the ranks of the whole
     run); advantage = (s_best - s_second) / (|s_second| + 1e-8) x 100, the paper's formula.
+    `flagged`: the lead rests on a flagged cell (`config_flags`) of the best or the second paradigm.
     """
     percentile = cells["dataset_percentile"] if "dataset_percentile" in cells else dataset_percentile(cells)
     means = cells.assign(score_used=percentile).groupby([by, "paradigm"], sort=False)["score_used"].mean()
+    flags = config_flags(cells, [by, "paradigm"]).set_index([by, "paradigm"])["flagged"]
     rows = []
     for group, scores in means.groupby(level=by, sort=False):
         ranked = scores.droplevel(by).dropna().sort_values(ascending=False)
@@ -118,6 +128,7 @@ def leading_advantage(cells: pd.DataFrame, by: str = "model") -> pd.DataFrame:
                 "best_score": best,
                 "second_score": second,
                 "leading_advantage_pct": (best - second) / (abs(second) + 1e-8) * 100,
+                "flagged": bool(flags.get((group, ranked.index[0]), False) or flags.get((group, ranked.index[1]), False)),
             }
         )
     return pd.DataFrame(rows)
@@ -192,7 +203,7 @@ def table2(cells: pd.DataFrame, base: str = "base") -> pd.DataFrame:
 def config_summary(cells: pd.DataFrame, base: str = "base") -> pd.DataFrame:
     """One row per model x paradigm: NRQ, composite z and pooled costs, the input to `pareto_frontier`."""
     costs = pooled_costs(cells, CONFIG)[COST_COLUMNS].reset_index()
-    return nrq(cells, base).merge(composite_z(cells), on=CONFIG).merge(costs, on=CONFIG)
+    return nrq(cells, base).merge(composite_z(cells), on=CONFIG).merge(costs, on=CONFIG).merge(config_flags(cells), on=CONFIG)
 
 
 def pareto_frontier(configs: pd.DataFrame, quality: str = "composite_z", cost: str = "tokens_per_sample") -> pd.DataFrame:

@@ -29,6 +29,7 @@ from .stats import (
     bootstrap_nrq,
     compare_paradigms,
     composite_z,
+    config_flags,
     config_summary,
     dataset_percentile,
     leading_advantage,
@@ -189,7 +190,7 @@ def leading_table(cells: pd.DataFrame) -> pd.DataFrame:
     ]
     for model, sub in cells.groupby("model", sort=False):
         frames.append(leading_advantage(sub, "category").assign(level="model x category", model=model))
-    columns = ["level", "model", "category", "best_paradigm", "second_paradigm", "best_score", "second_score", "leading_advantage_pct"]
+    columns = ["level", "model", "category", "best_paradigm", "second_paradigm", "best_score", "second_score", "leading_advantage_pct", "flagged"]
     return pd.concat(frames, ignore_index=True).reindex(columns=columns)
 
 
@@ -271,7 +272,7 @@ def build_nrq(study: Study) -> pd.DataFrame:
 
 
 def build_composite_z(study: Study) -> pd.DataFrame:
-    return composite_z(study.cells)
+    return composite_z(study.cells).merge(config_flags(study.cells), on=["model", "paradigm"])
 
 
 def build_leading_advantage(study: Study) -> pd.DataFrame:

@@ -208,8 +208,12 @@ def test_nrq_counts_datasets_with_a_zero_base_score_and_the_page_says_so():
     counts = indexed["n_datasets_zero_base"]
     assert counts[("m1", "agent", ALL_CATEGORIES)] == 1 and counts[("m1", "agent", "A")] == 1 and counts[("m1", "agent", "B")] == 0
     assert counts[("m1", "base", ALL_CATEGORIES)] == 1 and (counts.xs("m2", level="model") == 0).all()
-    # the paper's formula is kept: d1's gain is 0.6 / 1e-8, averaged with d2's +0.5
-    assert indexed.loc[("m1", "agent", ALL_CATEGORIES), "nrq"] == pytest.approx((0.6 / 1e-8 + 0.5) / 2)
+    # d1's gain is undefined and left out (never 0.6 / 1e-8): category A has no defined gain, NRQ is d2's +0.5
+    assert indexed.loc[("m1", "agent", ALL_CATEGORIES), "nrq"] == pytest.approx(0.5)
+    assert np.isnan(indexed.loc[("m1", "agent", "A"), "nrq"])
+    assert (table["nrq"].abs().dropna() < 1e3).all() and (table[["ci_low", "ci_high"]].abs().fillna(0) < 1e3).all().all()
+    table2 = paradigm_table(cells, "base", n_boot=20)
+    assert table2.set_index("paradigm").loc["agent", "n_nrq_undefined"] == 1 and (table2["nrq"].abs() < 1e3).all()
     page = _nrq_page(cells, table)
     assert "datasets with base score 0" in page and "This run has 1 model x dataset base score(s) of 0" in page
     clean = hand_cells()

@@ -124,7 +124,8 @@ def paradigm_table(cells: pd.DataFrame, base: str = "base", n_boot: int = ANALYS
     total latency, mJ/token = total energy / total fresh tokens, as the paper's numbers are), each
     with a 95% CI from a cluster bootstrap over models that recomputes the pooled statistic; the
     mean of the cells' own tokens/s (`tokens_per_s_cell_mean`, for comparison); the models and
-    cells counted and the failure rate (failed samples over samples)."""
+    cells counted, the failure rate (failed samples over samples) and `n_nrq_undefined`, the model x
+    dataset cells left out of NRQ because the base scored 0 there."""
     long = table2_ci(cells, base, n_boot=n_boot, seed=seed)
     wide = long.pivot(index="paradigm", columns="column", values=["estimate", "ci_low", "ci_high"])
     out = pd.DataFrame(index=pd.Index(list(dict.fromkeys(long["paradigm"])), name="paradigm"))
@@ -137,6 +138,7 @@ def paradigm_table(cells: pd.DataFrame, base: str = "base", n_boot: int = ANALYS
     if failures and "n" in cells:
         rate = cells.groupby("paradigm", sort=False)[failures].sum().sum(axis=1) / cells.groupby("paradigm", sort=False)["n"].sum()
         counts["failure_rate"] = rate
+    counts["n_nrq_undefined"] = cells.assign(undefined=zero_base(cells, base)).groupby("paradigm", sort=False)["undefined"].sum().astype(int)
     out = out.join(counts)
     if order:
         out = out.reindex([p for p in order if p in out.index] + [p for p in out.index if p not in order])
@@ -153,8 +155,8 @@ def nrq_table(
     'model<SEP>category', whose NRQ is the mean gain within that category, and every replicate
     resamples each dataset once for all of them, so all intervals come from the same resamples.
 
-    `n_datasets_zero_base` counts the datasets whose gain divides by a base score of 0 (|s_base| <=
-    1e-6): the paper's formula is kept, but each such gain is of order 1e7 and swamps the mean.
+    `n_datasets_zero_base` counts the datasets left out because the base scored 0 there (`stats.zero_base`:
+    the gain over it is undefined); NRQ is NaN ("undefined") where every dataset is left out.
     """
     sep = "\x1f"
     per_category = cells.assign(model=cells["model"] + sep + cells["category"])

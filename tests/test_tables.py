@@ -26,6 +26,7 @@ from slmbench.results.tables import (
     paradigm_table,
     pareto_table,
     scorers,
+    can_reach,
 )
 from slmbench.registry import DATASETS
 from slmbench.results.constrained import constrained_table
@@ -291,3 +292,15 @@ def test_table2_costs_equal_the_pooled_per_sample_data_by_hand(tmp_path):
         assert table.loc[paradigm, "latency_mean_s"] == pytest.approx(group["latency_s"].mean())
         assert table.loc[paradigm, "tokens_per_sample"] == pytest.approx(group["total_tokens"].mean())
         assert table.loc[paradigm, "tokens_per_s"] != pytest.approx(table.loc[paradigm, "tokens_per_s_cell_mean"])
+
+
+def test_comparisons_no_test_can_reach_the_threshold_say_so_in_one_sentence(tmp_path):
+    """Three samples: 8 sign swaps, so no permutation p below 0.25; the page says so instead of rows of p = 1."""
+    cells, rows = scored_run(tmp_path)
+    answers = cell_answers(rows, {"fpb": FPB})
+    three = {k: (spec, samples[:3], ans[:3]) for k, (spec, samples, ans) in answers.items()}
+    table = comparisons_table(three, ["base", "agent"], n_resamples=200)
+    assert (table["p_value"] >= table["min_p"] - 1e-9).all() and (table["min_p"] == 0.25).all()
+    assert not can_reach(table) and can_reach(comparisons_table(answers, ["base", "agent"], n_resamples=200)) == (2.0 ** (1 - len(FPB)) * 2 < 0.05)
+    page = table_page(next(t for t in catalog.TABLES if t.name == "comparisons"), table)
+    assert "No paired test can show a difference at this sample size" in page and "<table" not in page

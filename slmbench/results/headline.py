@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .tables import ALL_CATEGORIES
+from .tables import ALL_CATEGORIES, can_reach
 
 
 def headline(
@@ -48,6 +48,7 @@ def headline(
             "pareto_tokens": [f"{r.model} / {r.paradigm}" for r in pareto.loc[pareto["pareto_tokens_per_sample"]].itertuples()],
             "comparisons": {
                 "tests": len(comparisons),
+                "testable": can_reach(comparisons),
                 "significant_holm": len(significant),
                 "favouring": significant["favours"].value_counts().to_dict() if len(significant) else {},
             },

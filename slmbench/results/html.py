@@ -18,7 +18,7 @@ from . import catalog
 from .cells import config_costs, scores_wide
 from .page import caption_html, page
 from .stats import COST_COLUMNS, MIN_MODELS_FOR_CI
-from .tables import ALL_CATEGORIES
+from .tables import ALL_CATEGORIES, can_reach
 
 HEADERS = {
     "nrq": "NRQ", "ci_low": "CI low", "ci_high": "CI high",
@@ -165,8 +165,18 @@ def by_level(frame: pd.DataFrame):
 
 
 def comparisons_view(frame: pd.DataFrame):
+    if len(frame) and not can_reach(frame):
+        return [], untestable_sentence(frame), ()
     tested = frame.sort_values(["p_value", "model", "dataset"]) if len(frame) else frame
     return [("Every pair of paradigms, per model and dataset", tested)], "", ()
+
+
+def untestable_sentence(frame: pd.DataFrame) -> str:
+    """One sentence in place of a table of p = 1.0: why no test here can reach 0.05."""
+    n = int(frame["n"].max())
+    return (f"No paired test can show a difference at this sample size: with at most {n} samples per cell the "
+            f"smallest p a permutation test can give is {2.0 ** (1 - n):.3g}, and {len(frame)} tests adjusted together "
+            f"(Holm) need p below {0.05 / len(frame):.2g}. The tests are in results/tables/comparisons.csv.")
 
 
 VIEWS = {

@@ -41,7 +41,7 @@ ALL_CATEGORIES = "(all)"
 PARETO_COSTS = ("tokens_per_sample", "latency_mean_s", "energy_mj_per_token")
 COMPARISON_COLUMNS = [
     "model", "dataset", "category", "metric", "higher_is_better", "paradigm_a", "paradigm_b", "n",
-    "score_a", "score_b", "diff", "ci_low", "ci_high", "p_value", "p_holm", "p_bh", "favours",
+    "score_a", "score_b", "diff", "ci_low", "ci_high", "p_value", "min_p", "p_holm", "p_bh", "favours",
 ]  # fmt: skip
 
 
@@ -231,13 +231,25 @@ def comparisons_table(
                     "score_a": fns[(model, a, dataset)](all_rows), "score_b": fns[(model, b, dataset)](all_rows), **result,
                 }
             )  # fmt: skip
-    frame = pd.DataFrame(rows, columns=[c for c in COMPARISON_COLUMNS if c not in ("p_holm", "p_bh", "favours")])
+    frame = pd.DataFrame(rows, columns=[c for c in COMPARISON_COLUMNS if c not in ("min_p", "p_holm", "p_bh", "favours")])
+    frame["min_p"] = min_p_value(frame["n"].to_numpy())
     frame["p_holm"] = adjust_pvalues(frame["p_value"].to_numpy(), "holm")
     frame["p_bh"] = adjust_pvalues(frame["p_value"].to_numpy(), "bh")
     better_a = np.where(frame["higher_is_better"].astype(bool), frame["diff"] > 0, frame["diff"] < 0)
     significant = (frame["p_holm"] < alpha) & frame["diff"].notna()
     frame["favours"] = np.where(significant, np.where(better_a, frame["paradigm_a"], frame["paradigm_b"]), "")
     return frame.reindex(columns=COMPARISON_COLUMNS)
+
+
+def min_p_value(n) -> np.ndarray:
+    """The smallest two-sided p a paired permutation test on n samples can give: 2 / 2^n (the
+    observed labelling and its mirror among the 2^n sign swaps); n = 3 gives 0.25."""
+    return np.minimum(2.0 ** (1 - np.asarray(n, dtype=float)), 1.0)
+
+
+def can_reach(comparisons: pd.DataFrame, alpha: float = 0.05) -> bool:
+    """Whether any test of the table could reach alpha after Holm's adjustment (m x its smallest p)."""
+    return bool(len(comparisons)) and bool((comparisons["min_p"] * len(comparisons) < alpha).any())
 
 
 def pareto_table(cells: pd.DataFrame, base: str = "base") -> pd.DataFrame:

@@ -46,6 +46,7 @@ def cells_table(summary_paths: list[str], labels: dict[str, dict[str, Any]] | No
     if labels is not None:
         frame["size_b"] = pd.to_numeric(frame["model"].map(lambda m: (labels.get(m) or {}).get("size_b")), errors="coerce").astype(float)
         frame["family"] = frame["model"].map(lambda m: (labels.get(m) or {}).get("family")).astype("string")
+        frame["checkpoint"] = frame["model"].map(lambda m: (labels.get(m) or {}).get("checkpoint") or "instruct").astype("string")
     return frame.sort_values(["model", "paradigm", "dataset"], ignore_index=True)
 
 

@@ -9,7 +9,7 @@ rule results:
         ),
         captions=[
             str(catalog.caption_path(item.caption))
-            for item in (catalog.CELLS, *catalog.TABLES)
+            for item in (catalog.CELLS, catalog.METHOD, *catalog.TABLES)
         ],
     output:
         **table_outputs(),
@@ -19,6 +19,8 @@ rule results:
         cells_html=reported("results/tables/cells.html", catalog.CELLS),
         samples="results/tables/samples.parquet",
         summary="results/summary.json",
+        front="results/front.html",
+        method=reported("results/method.html", catalog.METHOD, "page"),
     log:
         "logs/results.log",
     conda:

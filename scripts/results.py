@@ -7,5 +7,6 @@ with open(snakemake.log[0], "w") as log:
     build_results(
         snakemake.input.summaries, snakemake.input.samples, snakemake.input.datasets, snakemake.output,
         labels=snakemake.params.labels, design=snakemake.params.design, options=snakemake.params.options, log=log,
+        settings=snakemake.config,
     )  # fmt: skip
 skip_exit_collection()  # everything above is written and closed

@@ -31,7 +31,7 @@ DEFAULT_CONFIG = ROOT / "config.yaml"
 
 # Model settings that only label results (plots, tables) or say how to run the server
 # (threads, GPU memory, metrics): changing them reruns no generation.
-LABEL_KEYS = ("family", "size_b")
+LABEL_KEYS = ("family", "size_b", "checkpoint")
 RUN_ONLY_KEYS = {"server": ("threads",), "sglang": ("mem_fraction_static", "enable_metrics", "served_model_name")}
 
 
@@ -356,9 +356,12 @@ def dataset_order(config: dict[str, Any]) -> list[str]:
 
 
 def model_labels(config: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """Each model's label settings (size_b, family): table columns that rerun no generation."""
+    """Each model's label settings (size_b, family, checkpoint): table columns that rerun no generation."""
     models = config["models"]
-    return {name: {"size_b": models[name].get("size_b"), "family": models[name].get("family")} for name in model_order(config)}
+    return {
+        name: {"size_b": models[name].get("size_b"), "family": models[name].get("family"), "checkpoint": models[name].get("checkpoint", "instruct")}
+        for name in model_order(config)
+    }
 
 
 def run_design(config: dict[str, Any]) -> dict[str, Any]:

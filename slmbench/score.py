@@ -12,6 +12,7 @@ from .energy import hardware_label
 from .resampled import ANALYSIS, bootstrap_ci
 from .metrics import finben_score, sample_scores, score_dataset, subset_scorer
 from .trace import FAILURE_KINDS
+from .validity import cell_validity, sample_validity
 
 
 def fresh_tokens(record: dict[str, Any]) -> tuple[int, int]:
@@ -109,6 +110,7 @@ def score_cell(
     tokens = np.array([g["usage"]["total_tokens"] for g in generations], dtype=float)
     failures = {kind: sum(g["failure"] == kind for g in generations) for kind in FAILURE_KINDS}
     completed = sum(not g["failure"] for g in generations)
+    validity = [sample_validity(spec, g, s, a, sc) for g, s, a, sc in zip(generations, samples, answers, per_sample)]
     summary = {
         "model": first["model"],
         "paradigm": first["paradigm"],
@@ -135,6 +137,7 @@ def score_cell(
         "tokens_per_s": float(tokens.sum() / latency.sum()) if latency.sum() > 0 else float("nan"),
         "failure_rate": (n - completed) / n,
         **energy_summary(generations, meta),
+        **cell_validity(validity),
         "failures": failures,
     }
     rows = [
@@ -143,8 +146,8 @@ def score_cell(
             "answer": a, "gold": s["gold"], "sample_score": sc, "failure": g["failure"],
             "latency_s": g["latency_s"], "prompt_tokens": g["usage"]["prompt_tokens"],
             "completion_tokens": g["usage"]["completion_tokens"], "total_tokens": g["usage"]["total_tokens"],
-            "llm_calls": g["llm_calls"], "fresh_tokens": fresh_tokens(g)[0],
+            "llm_calls": g["llm_calls"], "fresh_tokens": fresh_tokens(g)[0], **v,
         }
-        for g, s, a, sc in zip(generations, samples, answers, per_sample)
+        for g, s, a, sc, v in zip(generations, samples, answers, per_sample, validity)
     ]
     return summary, rows

@@ -324,10 +324,11 @@ def test_adjust_pvalues_leaves_nan_out_of_the_family():
     assert np.isnan(adjust_pvalues([np.nan, np.nan], "bh")).all()
 
 
-def test_zero_base_flags_gains_that_divide_by_a_zero_base_score():
+def test_a_gain_over_a_base_score_of_0_is_undefined():
     scores = {("m1", "base"): [0.0, 0.8, 0.4, 0.7], ("m1", "single"): [0.6, 0.4, 0.2, 0.7]}
     cells = _cells(scores)
     flags = zero_base(cells)
     assert list(cells.loc[flags, "dataset"]) == ["d1", "d1"]  # base and single on d1
-    # the paper's formula is kept: the gain is 0.6 / 1e-8
-    assert _value(dataset_gains(cells), "gain", paradigm="single", dataset="d1") == pytest.approx(6e7)
+    # undefined, not 0.6 / 1e-8; the other datasets' gains are kept
+    assert np.isnan(_value(dataset_gains(cells), "gain", paradigm="single", dataset="d1"))
+    assert _value(dataset_gains(cells), "gain", paradigm="single", dataset="d2") == pytest.approx(-0.5)

@@ -26,6 +26,7 @@ from slmbench.results.tables import (
     paradigm_table,
     pareto_table,
     scorers,
+    can_reach,
 )
 from slmbench.registry import DATASETS
 from slmbench.results.constrained import constrained_table
@@ -208,8 +209,12 @@ def test_nrq_counts_datasets_with_a_zero_base_score_and_the_page_says_so():
     counts = indexed["n_datasets_zero_base"]
     assert counts[("m1", "agent", ALL_CATEGORIES)] == 1 and counts[("m1", "agent", "A")] == 1 and counts[("m1", "agent", "B")] == 0
     assert counts[("m1", "base", ALL_CATEGORIES)] == 1 and (counts.xs("m2", level="model") == 0).all()
-    # the paper's formula is kept: d1's gain is 0.6 / 1e-8, averaged with d2's +0.5
-    assert indexed.loc[("m1", "agent", ALL_CATEGORIES), "nrq"] == pytest.approx((0.6 / 1e-8 + 0.5) / 2)
+    # d1's gain is undefined and left out (never 0.6 / 1e-8): category A has no defined gain, NRQ is d2's +0.5
+    assert indexed.loc[("m1", "agent", ALL_CATEGORIES), "nrq"] == pytest.approx(0.5)
+    assert np.isnan(indexed.loc[("m1", "agent", "A"), "nrq"])
+    assert (table["nrq"].abs().dropna() < 1e3).all() and (table[["ci_low", "ci_high"]].abs().fillna(0) < 1e3).all().all()
+    table2 = paradigm_table(cells, "base", n_boot=20)
+    assert table2.set_index("paradigm").loc["agent", "n_nrq_undefined"] == 1 and (table2["nrq"].abs() < 1e3).all()
     page = _nrq_page(cells, table)
     assert "datasets with base score 0" in page and "This run has 1 model x dataset base score(s) of 0" in page
     clean = hand_cells()
@@ -326,3 +331,15 @@ def test_tables_read_as_people_write_them(tmp_path):
     noisy = pd.DataFrame({"x": [0.1 + 0.2, -0.75]})
     noisy.to_csv(tmp_path / "t.csv", index=False, float_format=CSV_FLOAT_FORMAT)
     assert (tmp_path / "t.csv").read_text().split() == ["x", "0.3", "-0.75"]
+
+
+def test_comparisons_no_test_can_reach_the_threshold_say_so_in_one_sentence(tmp_path):
+    """Three samples: 8 sign swaps, so no permutation p below 0.25; the page says so instead of rows of p = 1."""
+    cells, rows = scored_run(tmp_path)
+    answers = cell_answers(rows, {"fpb": FPB})
+    three = {k: (spec, samples[:3], ans[:3]) for k, (spec, samples, ans) in answers.items()}
+    table = comparisons_table(three, ["base", "agent"], n_resamples=200)
+    assert (table["p_value"] >= table["min_p"] - 1e-9).all() and (table["min_p"] == 0.25).all()
+    assert not can_reach(table) and can_reach(comparisons_table(answers, ["base", "agent"], n_resamples=200)) == (2.0 ** (1 - len(FPB)) * 2 < 0.05)
+    page = table_page(next(t for t in catalog.TABLES if t.name == "comparisons"), table)
+    assert "No paired test can show a difference at this sample size" in page and "<table" not in page

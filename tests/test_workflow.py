@@ -1,6 +1,7 @@
 """The real workflow, end to end, on SmolLM2 through llama.cpp over the fixture mirror."""
 
 import json
+import re
 import os
 import shutil
 import signal
@@ -201,3 +202,31 @@ def test_a_constrained_paradigm_adds_only_its_cells_and_answers_from_the_label_s
     assert len(records) == 4 and all(r["output"] in ("positive", "negative", "neutral") and not r["failure"] for r in records)
     free = {r["id"]: r for r in generations(run)["smol-a/base/fpb.jsonl"]}
     assert all(r["messages"] == free[r["id"]]["messages"] for r in records)  # the same prompt; only the decoding differs
+
+
+def test_the_report_front_page_fits_a_laptop_screen(run):
+    """The first line, the verdict and Table 2 show at 1366x768 without scrolling: nothing of the
+    landing page sits above the window or below it."""
+    from report_browser import browser, landing_layout
+
+    result = snakemake(run, config_for(run), "--report", "report.html")
+    assert result.returncode == 0, result.stderr[-3000:]
+    if not browser():
+        pytest.skip("no headless Chromium (apt-get install chromium) to lay the report out")
+    layout = landing_layout(run / "report.html")
+    assert layout["top"] >= 0 and layout["bottom"] <= layout["height"], layout
+    assert layout["text"].startswith("slmbench"), layout
+
+
+def test_no_table_prints_escaped_html_an_epsilon_or_a_count_with_decimals(run):
+    tables = run / "results/tables"
+    for page in tables.glob("*.html"):
+        text = page.read_text()
+        assert "&lt;" not in text and "&amp;ndash;" not in text, page
+    for path in tables.glob("*.csv"):
+        text = path.read_text()
+        assert not re.search(r"\d\.\d*9999999|\d\.\d*0000000\d|e\+0[5-9]|e-08", text), path
+        frame = pd.read_csv(path, dtype=str)
+        counts = [c for c in frame if c in ("n", "n_models", "n_cells", "n_missing_answer", "n_flagged_cells", "n_nrq_undefined") or c.startswith(("failures_", "n_datasets"))]
+        for column in counts:
+            assert frame[column].dropna().str.fullmatch(r"\d+").all(), (path, column, list(frame[column]))

@@ -17,7 +17,10 @@ import pandas as pd
 
 from ..data import read_dataset, read_jsonl
 from . import figures
+from . import catalog
 from .catalog import FIGURES, TABLES
+from .front import front_page
+from .page import caption_html, page
 from .cells import cells_table, samples_table
 from .headline import headline
 from .html import cells_page, table_page
@@ -29,9 +32,12 @@ CSV_FLOAT_FORMAT = "%.10g"
 
 
 def build_results(summaries: Sequence[str], samples: Sequence[str], datasets: Sequence[str], out: Mapping[str, str], *,
-                  labels: dict[str, Any], design: dict[str, Any], options: dict[str, Any], log: TextIO) -> None:
+                  labels: dict[str, Any], design: dict[str, Any], options: dict[str, Any], log: TextIO,
+                  settings: dict[str, Any] | None = None) -> None:
     """`out`: the rule's outputs by name (rules/results.smk): cells_{csv,parquet,html}, samples,
-    <table>_<format> for each catalog table, summary, and <figure> for each catalog figure."""
+    <table>_<format> for each catalog table, summary, front (the answer page's fragment), method
+    (the method and departures page, its text rendered against `settings`, the run's whole config),
+    and <figure> for each catalog figure."""
     start = time.perf_counter()
     cells = cells_table(summaries, labels=labels)
     cells.to_csv(out["cells_csv"], index=False, float_format=CSV_FLOAT_FORMAT)
@@ -55,6 +61,8 @@ def build_results(summaries: Sequence[str], samples: Sequence[str], datasets: Se
         print(f"[results] {table.name}: {len(frame)} rows", file=log, flush=True)
     summary = headline(cells, tables["paradigms"], tables["nrq"], tables["pareto"], tables["comparisons"], {**design, "analysis": options}, study.base)
     Path(out["summary"]).write_text(json.dumps(summary, indent=2))
+    Path(out["front"]).write_text(front_page(tables["paradigms"], cells, tables["comparisons"], design))
+    Path(out["method"]).write_text(page(catalog.METHOD.title, caption_html(catalog.METHOD.caption, settings or design)))
 
     written = {"cells": out["cells_parquet"], **{t.name: out[f"{t.name}_parquet"] for t in TABLES if "parquet" in t.formats}}
     frames = {name: pd.read_parquet(written[name]) for name in dict.fromkeys(n for f in FIGURES for n in f.inputs)}

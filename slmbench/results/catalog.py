@@ -77,6 +77,7 @@ def report_category(category: str) -> str:
 
 
 CELLS = Page("slmbench: results per cell", "per cell", "Summary", "cells")
+METHOD = Page("slmbench: method and departures from the paper", "method and departures", "Summary", "method")
 TRACES = Page("Traces", "traces", "Traces", "trace")
 
 TABLES: tuple[Table, ...] = (

@@ -16,6 +16,7 @@ NUMERIC_COLUMNS = (
     "latency_mean_s", "latency_median_s", "latency_p95_s",
     "prompt_tokens_per_sample", "completion_tokens_per_sample", "tokens_per_sample", "llm_calls_per_sample",
     "tokens_per_s", "energy_j", "energy_mj_per_token", "energy_j_per_sample", "cached_call_share", "generation_s",
+    "echo_share", "cut_share", "disagree_share",
 )  # fmt: skip
 
 
@@ -40,9 +41,12 @@ def cells_table(summary_paths: list[str], labels: dict[str, dict[str, Any]] | No
     for column in ("energy_source", "energy_note", "hardware_label", "hardware_cpu"):
         if column in frame:
             frame[column] = frame[column].astype(object).where(frame[column].notna(), None).astype("string")
+    if "flagged" in frame:
+        frame["flagged"] = frame["flagged"].fillna(False).astype(bool)
     if labels is not None:
         frame["size_b"] = pd.to_numeric(frame["model"].map(lambda m: (labels.get(m) or {}).get("size_b")), errors="coerce").astype(float)
         frame["family"] = frame["model"].map(lambda m: (labels.get(m) or {}).get("family")).astype("string")
+        frame["checkpoint"] = frame["model"].map(lambda m: (labels.get(m) or {}).get("checkpoint") or "instruct").astype("string")
     return frame.sort_values(["model", "paradigm", "dataset"], ignore_index=True)
 
 

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .tables import ALL_CATEGORIES
+from .tables import ALL_CATEGORIES, can_reach
 
 
 def headline(
@@ -22,7 +22,6 @@ def headline(
 ) -> dict[str, Any]:
     """`results/summary.json`: the run's settings, hardware, energy status and headline numbers."""
     overall = nrq.loc[nrq["category"] == ALL_CATEGORIES]
-    best = pareto.sort_values("composite_z", ascending=False).iloc[0] if len(pareto) else None
     measured = cells["energy_measured"].fillna(False).astype(bool) if "energy_measured" in cells else pd.Series(False, index=cells.index)
     hardware = {}
     for hw in cells.get("hardware_label", pd.Series(dtype=object)).dropna():
@@ -45,15 +44,31 @@ def headline(
             },
             "table2": paradigms.set_index("paradigm").to_dict(orient="index"),
             "nrq": {f"{r.model} / {r.paradigm}": {"nrq": r.nrq, "ci_low": r.ci_low, "ci_high": r.ci_high} for r in overall.itertuples()},
-            "best_configuration": None if best is None else {"model": best["model"], "paradigm": best["paradigm"], "composite_z": best["composite_z"], "nrq": best["nrq"]},
+            "best_configuration": best_configuration(pareto),
             "pareto_tokens": [f"{r.model} / {r.paradigm}" for r in pareto.loc[pareto["pareto_tokens_per_sample"]].itertuples()],
             "comparisons": {
                 "tests": len(comparisons),
+                "testable": can_reach(comparisons),
                 "significant_holm": len(significant),
                 "favouring": significant["favours"].value_counts().to_dict() if len(significant) else {},
             },
         }
     )  # fmt: skip
+
+
+def best_configuration(configs: pd.DataFrame) -> dict[str, Any] | None:
+    """The configuration with the highest composite z, with its `flagged` mark (its score rests on
+    echoed, cut or disputed answers) and, beside it, the best one whose scores are not flagged."""
+    if not len(configs):
+        return None
+    ranked = configs.sort_values("composite_z", ascending=False)
+    flagged = ranked["flagged"].astype(bool) if "flagged" in ranked else pd.Series(False, index=ranked.index)
+
+    def entry(row) -> dict[str, Any]:
+        return {"model": row["model"], "paradigm": row["paradigm"], "composite_z": row["composite_z"], "nrq": row.get("nrq"), "flagged": bool(flagged[row.name])}
+
+    clean = ranked.loc[~flagged]
+    return {**entry(ranked.iloc[0]), "unflagged": entry(clean.iloc[0]) if len(clean) else None}
 
 
 def _clean(value):

@@ -20,8 +20,8 @@ from . import catalog
 from .cells import config_costs, scores_wide
 from ..text import show_bidi
 from .page import caption_html, page
-from .stats import COST_COLUMNS
-from .tables import ALL_CATEGORIES
+from .stats import COST_COLUMNS, MIN_MODELS_FOR_CI
+from .tables import ALL_CATEGORIES, can_reach
 
 HEADERS = {
     "nrq": "NRQ", "ci_low": "CI low", "ci_high": "CI high",
@@ -32,7 +32,7 @@ HEADERS = {
     "llm_calls_per_sample": "LLM calls / sample", "cached_call_share": "share of calls from cache",
     "composite_z": "composite z", "leading_advantage_pct": "leading advantage (%)", "p_value": "p", "p_holm": "p (Holm)",
     "p_bh": "p (BH)", "diff": "A - B", "hardware_label": "hardware", "n_models": "models", "n_cells": "cells",
-    "failure_rate": "failure rate", "n_datasets_zero_base": "datasets with base score 0", "failed": "failed samples",
+    "failure_rate": "failure rate", "n_datasets_zero_base": "datasets with base score 0", "n_nrq_undefined": "cells left out of NRQ (base 0)", "failed": "failed samples",
     "tokens_per_s_cell_mean": "tokens / s (mean of cells)", "score_finben": "score (FinBen-exact)",
     "score_ci_low": "score CI low", "score_ci_high": "score CI high", "paradigm_a": "paradigm A", "paradigm_b": "paradigm B", "score_a": "score A", "score_b": "score B",
     "n": "samples", "n_missing_answer": "samples without an answer", "n_datasets": "datasets", "energy_j": "energy (J, whole cell)",
@@ -110,13 +110,20 @@ def html_table(frame: pd.DataFrame, raw: tuple[str, ...] = ()) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>{note}"
 
 
-def with_ci(frame: pd.DataFrame, column: str, low: str | None = None, high: str | None = None) -> pd.DataFrame:
-    """Replace `column` (and its CI columns) by one HTML text column 'estimate [low, high]'."""
+def percent(value) -> str:
+    """A rate as the paper prints it: 99.67%."""
+    return "&ndash;" if value is None or value != value else f"{100 * value:.2f}%"
+
+
+def with_ci(frame: pd.DataFrame, column: str, low: str | None = None, high: str | None = None, missing: str = "&ndash;", fmt=None) -> pd.DataFrame:
+    """Replace `column` (and its CI columns) by one HTML text column 'estimate [low, high]' (`missing`
+    where the estimate is NaN, e.g. "undefined" for an NRQ with no defined gain)."""
     out = frame.copy()
     lows, highs = out.pop(low or f"{column}_ci_low"), out.pop(high or f"{column}_ci_high")
     kind = column_kind(column)
+    fmt = fmt or (lambda value: format_value(value, kind))
     out[column] = [
-        "&ndash;" if e != e else f"{format_value(e, kind)} <small>[{format_value(lo, kind)}, {format_value(hi, kind)}]</small>"
+        missing if e != e else f"{fmt(e)} <small>[{fmt(lo)}, {fmt(hi)}]</small>"
         for e, lo, hi in zip(out[column], lows, highs)
     ]
     return out
@@ -187,20 +194,27 @@ def single(frame: pd.DataFrame):
 
 
 def paradigms_view(frame: pd.DataFrame):
+    n_models = int(frame["n_models"].max()) if len(frame) else 0
     for column in ["nrq", *COST_COLUMNS, "tokens_per_s_cell_mean"]:
-        frame = with_ci(frame, column)
-    return [("Per paradigm", frame)], "", ("nrq", *COST_COLUMNS)
+        frame = with_ci(frame, column, missing="undefined" if column == "nrq" else "&ndash;", fmt=percent if column == "completion_rate" else None)
+    if "failure_rate" in frame:
+        frame["failure_rate"] = frame["failure_rate"].map(percent)
+    note = (f"With {n_models} model(s) the brackets are the range over models (fewer than {MIN_MODELS_FOR_CI} models make no 95% interval)."
+            if n_models < MIN_MODELS_FOR_CI else "The brackets are 95% bootstrap intervals over models.")
+    undefined = int(frame["n_nrq_undefined"].sum()) if "n_nrq_undefined" in frame else 0
+    note += f" NRQ leaves out {undefined} model x dataset cell(s) whose base score is 0 (the gain over 0 is undefined)."
+    return [("Per paradigm", frame)], note, ("nrq", *COST_COLUMNS, "tokens_per_s_cell_mean", "failure_rate")
 
 
 def nrq_view(frame: pd.DataFrame):
     overall = frame.loc[frame["category"] == ALL_CATEGORIES].drop(columns=["category"])
     per_category = (
         frame.loc[frame["category"] != ALL_CATEGORIES]
-        .pivot_table(index=["model", "paradigm"], columns="category", values="nrq", sort=False)
-        .reset_index()
+        .pivot_table(index=["model", "paradigm"], columns="category", values="nrq", sort=False, dropna=False)
     )
+    per_category = per_category.astype(object).where(per_category.notna(), "undefined").reset_index()
     per_category.columns.name = None
-    sections = [("Per model and paradigm", with_ci(overall, "nrq", "ci_low", "ci_high")), ("Per task category", per_category)]
+    sections = [("Per model and paradigm", with_ci(overall, "nrq", "ci_low", "ci_high", missing="undefined")), ("Per task category", per_category)]
     return sections, nrq_zero_base_note(overall), ("nrq",)
 
 
@@ -209,7 +223,8 @@ def nrq_zero_base_note(overall: pd.DataFrame) -> str:
     n = 0
     if "n_datasets_zero_base" in overall and len(overall):
         n = int(overall.groupby("model")["n_datasets_zero_base"].max().sum())
-    return f"This run has {n} model x dataset base score(s) of 0, counted per row in 'datasets with base score 0'."
+    return (f"This run has {n} model x dataset base score(s) of 0, counted per row in 'datasets with base score 0': "
+            "the gain over a score of 0 is undefined, so NRQ leaves those datasets out (undefined where none is left).")
 
 
 def composite_z_view(frame: pd.DataFrame):
@@ -222,8 +237,18 @@ def by_level(frame: pd.DataFrame):
 
 
 def comparisons_view(frame: pd.DataFrame):
+    if len(frame) and not can_reach(frame):
+        return [], untestable_sentence(frame), ()
     tested = frame.sort_values(["p_value", "model", "dataset"]) if len(frame) else frame
     return [("Every pair of paradigms, per model and dataset", tested)], "", ()
+
+
+def untestable_sentence(frame: pd.DataFrame) -> str:
+    """One sentence in place of a table of p = 1.0: why no test here can reach 0.05."""
+    n = int(frame["n"].max())
+    return (f"No paired test can show a difference at this sample size: with at most {n} samples per cell the "
+            f"smallest p a permutation test can give is {2.0 ** (1 - n):.3g}, and {len(frame)} tests adjusted together "
+            f"(Holm) need p below {0.05 / len(frame):.2g}. The tests are in results/tables/comparisons.csv.")
 
 
 VIEWS = {

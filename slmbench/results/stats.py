@@ -22,6 +22,7 @@ from slmbench.resampled import ANALYSIS, SubsetScorer, percentile_interval, scor
 from slmbench.registry import DatasetSpec
 
 CONFIG = ["model", "paradigm"]
+MIN_MODELS_FOR_CI = 5  # below this, Table 2's bracket is the range over models, not a bootstrap interval
 COST_COLUMNS = ["completion_rate", "latency_mean_s", "tokens_per_sample", "tokens_per_s", "energy_mj_per_token"]
 
 
@@ -33,14 +34,18 @@ def oriented_score(cells: pd.DataFrame) -> pd.Series:
 # --- the paper's aggregates -----------------------------------------------------------------------
 
 
-def dataset_gains(cells: pd.DataFrame, base: str = "base", eps: float = 1e-8) -> pd.DataFrame:
+ZERO_BASE_TOL = 1e-6  # |s_base| at or below this is a base score of 0: the relative gain over it is undefined
+
+
+def dataset_gains(cells: pd.DataFrame, base: str = "base") -> pd.DataFrame:
     """Per-cell relative gain over the same model's base paradigm on the same dataset.
 
-    g = (s_a - s_base) / (|s_base| + eps), negated for lower-is-better metrics; NaN where the base
-    cell or its score is missing.
+    g = (s_a - s_base) / |s_base|, negated for lower-is-better metrics; NaN where the base cell or
+    its score is missing, and undefined (NaN) where the base score is 0 (`zero_base`): the paper
+    adds 1e-8 there, which turns one base F1 of 0 into gains of order 1e7 that swamp every mean.
     """
     s_base = base_scores(cells, base)
-    gain = (cells["score"] - s_base) / (s_base.abs() + eps)
+    gain = (cells["score"] - s_base) / s_base.abs().where(s_base.abs() > ZERO_BASE_TOL)
     return cells.assign(gain=gain.where(cells["higher_is_better"].astype(bool), -gain))
 
 
@@ -50,22 +55,20 @@ def base_scores(cells: pd.DataFrame, base: str = "base") -> pd.Series:
     return pd.Series(scores.reindex(pd.MultiIndex.from_frame(cells[["model", "dataset"]])).to_numpy(), index=cells.index)
 
 
-def zero_base(cells: pd.DataFrame, base: str = "base", eps: float = 1e-8, tol: float = 1e-6) -> pd.Series:
-    """Per cell: whether its gain enters NRQ with a base score of (about) 0, |s_base| <= tol.
-
-    There the gain divides by about eps, so one such dataset (e.g. a base F1 of 0) gives gains of
-    order 1e7 that swamp every average; the paper's formula is kept, such datasets are counted.
-    """
-    return (base_scores(cells, base).abs() <= tol) & dataset_gains(cells, base, eps)["gain"].notna()
+def zero_base(cells: pd.DataFrame, base: str = "base") -> pd.Series:
+    """Per cell: whether its NRQ gain is undefined because the base score is 0 (|s_base| <= ZERO_BASE_TOL)
+    and the cell has a score; such datasets are left out of NRQ's means and counted."""
+    return (base_scores(cells, base).abs() <= ZERO_BASE_TOL) & cells["score"].notna()
 
 
-def nrq(cells: pd.DataFrame, base: str = "base", eps: float = 1e-8) -> pd.DataFrame:
+def nrq(cells: pd.DataFrame, base: str = "base") -> pd.DataFrame:
     """Normalized response quality per model x paradigm (base = 0).
 
     Gains are averaged within each task category, then equally over the categories that have any
-    gain, so a category with many datasets does not dominate.
+    gain, so a category with many datasets does not dominate. Undefined gains (a base score of 0)
+    are left out; NRQ is NaN (undefined) where no gain is defined.
     """
-    gains = dataset_gains(cells, base, eps)
+    gains = dataset_gains(cells, base)
     by_category = gains.groupby([*CONFIG, "category"], sort=False)["gain"].mean()
     return by_category.groupby(level=CONFIG, sort=False).mean().rename("nrq").reset_index()
 
@@ -81,6 +84,14 @@ def composite_z(cells: pd.DataFrame) -> pd.DataFrame:
     sigma = grouped.transform(lambda x: x.std(ddof=0))
     z = ((oriented - grouped.transform("mean")) / sigma).mask(sigma == 0, 0.0).where(oriented.notna())
     return cells.assign(z=z).groupby(CONFIG, sort=False)["z"].mean().rename("composite_z").reset_index()
+
+
+def config_flags(cells: pd.DataFrame, by: str | list[str] = CONFIG) -> pd.DataFrame:
+    """Per group (default model x paradigm): `flagged` when any of its cells' scores rests on echoed,
+    cut or disputed answers (`slmbench.validity`), and the number of such cells `n_flagged_cells`."""
+    flagged = cells["flagged"].fillna(False).astype(bool) if "flagged" in cells else pd.Series(False, index=cells.index)
+    counts = flagged.groupby([cells[c] for c in ([by] if isinstance(by, str) else by)], sort=False).sum().astype(int)
+    return counts.rename("n_flagged_cells").reset_index().assign(flagged=lambda f: f["n_flagged_cells"] > 0)
 
 
 def dataset_percentile(cells: pd.DataFrame) -> pd.Series:
@@ -100,9 +111,11 @@ def leading_advantage(cells: pd.DataFrame, by: str = "model") -> pd.DataFrame:
     percentile rank among all configurations (`dataset_percentile`; taken from the column
     `dataset_percentile` when the frame has it, so that a subset keeps the ranks of the whole
     run); advantage = (s_best - s_second) / (|s_second| + 1e-8) x 100, the paper's formula.
+    `flagged`: the lead rests on a flagged cell (`config_flags`) of the best or the second paradigm.
     """
     percentile = cells["dataset_percentile"] if "dataset_percentile" in cells else dataset_percentile(cells)
     means = cells.assign(score_used=percentile).groupby([by, "paradigm"], sort=False)["score_used"].mean()
+    flags = config_flags(cells, [by, "paradigm"]).set_index([by, "paradigm"])["flagged"]
     rows = []
     for group, scores in means.groupby(level=by, sort=False):
         ranked = scores.droplevel(by).dropna().sort_values(ascending=False)
@@ -118,6 +131,7 @@ def leading_advantage(cells: pd.DataFrame, by: str = "model") -> pd.DataFrame:
                 "best_score": best,
                 "second_score": second,
                 "leading_advantage_pct": (best - second) / (abs(second) + 1e-8) * 100,
+                "flagged": bool(flags.get((group, ranked.index[0]), False) or flags.get((group, ranked.index[1]), False)),
             }
         )
     return pd.DataFrame(rows)
@@ -192,7 +206,7 @@ def table2(cells: pd.DataFrame, base: str = "base") -> pd.DataFrame:
 def config_summary(cells: pd.DataFrame, base: str = "base") -> pd.DataFrame:
     """One row per model x paradigm: NRQ, composite z and pooled costs, the input to `pareto_frontier`."""
     costs = pooled_costs(cells, CONFIG)[COST_COLUMNS].reset_index()
-    return nrq(cells, base).merge(composite_z(cells), on=CONFIG).merge(costs, on=CONFIG)
+    return nrq(cells, base).merge(composite_z(cells), on=CONFIG).merge(costs, on=CONFIG).merge(config_flags(cells), on=CONFIG)
 
 
 def pareto_frontier(configs: pd.DataFrame, quality: str = "composite_z", cost: str = "tokens_per_sample") -> pd.DataFrame:
@@ -302,7 +316,7 @@ def bootstrap_nrq(
     return result
 
 
-def _nrq_of_scores(cells: pd.DataFrame, base: str, eps: float = 1e-8) -> Callable[[np.ndarray], np.ndarray]:
+def _nrq_of_scores(cells: pd.DataFrame, base: str) -> Callable[[np.ndarray], np.ndarray]:
     """`nrq(cells.assign(score=row), base)["nrq"].to_numpy()` for every row of a (replicates x cells)
     array of scores at once, with the base cells and the groups found once: the same gains and the
     same group means (to rounding: the sums are added in another order than pandas adds them, a
@@ -318,7 +332,7 @@ def _nrq_of_scores(cells: pd.DataFrame, base: str, eps: float = 1e-8) -> Callabl
 
     def nrq_of(scores: np.ndarray) -> np.ndarray:
         s_base = np.where(has_base, scores[:, base_at], np.nan)
-        gain = (scores - s_base) / (np.abs(s_base) + eps)
+        gain = (scores - s_base) / np.where(np.abs(s_base) > ZERO_BASE_TOL, np.abs(s_base), np.nan)
         return group_means(group_means(np.where(higher, gain, -gain), by_category), config_of_category)
 
     return nrq_of
@@ -337,7 +351,9 @@ def group_means(values: np.ndarray, groups: np.ndarray) -> np.ndarray:
 
 
 def table2_ci(cells: pd.DataFrame, base: str = "base", n_boot: int = ANALYSIS["n_boot"], seed: int = ANALYSIS["seed"], level: float = 0.95) -> pd.DataFrame:
-    """Table 2 with CIs from a cluster bootstrap over models (the unit the means generalize over).
+    """Table 2 with CIs from a cluster bootstrap over models (the unit the means generalize over);
+    with fewer than MIN_MODELS_FOR_CI models no bootstrap makes a 95% interval, and the bounds are
+    the range over models (min and max of each model's own Table 2; NaN skipped).
 
     Each replicate draws models with replacement, keeps each drawn copy as a separate model and
     recomputes Table 2 (`table2_replicates`). Returns one row per paradigm x column: estimate,
@@ -345,12 +361,17 @@ def table2_ci(cells: pd.DataFrame, base: str = "base", n_boot: int = ANALYSIS["n
     """
     models = cells["model"].unique()
     estimate = table2(cells, base)
-    copies = np.apply_along_axis(np.bincount, 1, np.random.default_rng(seed).integers(0, len(models), (n_boot, len(models))), minlength=len(models))
+    few = len(models) < MIN_MODELS_FOR_CI
+    if few:  # each "replicate" is one model alone: its bounds are the range over models
+        copies = np.eye(len(models), dtype=int)
+    else:
+        copies = np.apply_along_axis(np.bincount, 1, np.random.default_rng(seed).integers(0, len(models), (n_boot, len(models))), minlength=len(models))
     stacked = table2_replicates(cells, models, copies, base)
     rows = []
     for paradigm in estimate.index:
         for column in estimate.columns:
-            low, high = percentile_interval(stacked[column].xs(paradigm, level="paradigm"), level)
+            values = stacked[column].xs(paradigm, level="paradigm")
+            low, high = (values.min(), values.max()) if few else percentile_interval(values, level)
             rows.append({"paradigm": paradigm, "column": column, "estimate": estimate.loc[paradigm, column], "ci_low": low, "ci_high": high})
     return pd.DataFrame(rows)
 

@@ -29,6 +29,7 @@ from .stats import (
     bootstrap_nrq,
     compare_paradigms,
     composite_z,
+    config_flags,
     config_summary,
     dataset_percentile,
     leading_advantage,
@@ -40,7 +41,7 @@ ALL_CATEGORIES = "(all)"
 PARETO_COSTS = ("tokens_per_sample", "latency_mean_s", "energy_mj_per_token")
 COMPARISON_COLUMNS = [
     "model", "dataset", "category", "metric", "higher_is_better", "paradigm_a", "paradigm_b", "n",
-    "score_a", "score_b", "diff", "ci_low", "ci_high", "p_value", "p_holm", "p_bh", "favours",
+    "score_a", "score_b", "diff", "ci_low", "ci_high", "p_value", "min_p", "p_holm", "p_bh", "favours",
 ]  # fmt: skip
 
 
@@ -123,7 +124,8 @@ def paradigm_table(cells: pd.DataFrame, base: str = "base", n_boot: int = ANALYS
     total latency, mJ/token = total energy / total fresh tokens, as the paper's numbers are), each
     with a 95% CI from a cluster bootstrap over models that recomputes the pooled statistic; the
     mean of the cells' own tokens/s (`tokens_per_s_cell_mean`, for comparison); the models and
-    cells counted and the failure rate (failed samples over samples)."""
+    cells counted, the failure rate (failed samples over samples) and `n_nrq_undefined`, the model x
+    dataset cells left out of NRQ because the base scored 0 there."""
     long = table2_ci(cells, base, n_boot=n_boot, seed=seed)
     wide = long.pivot(index="paradigm", columns="column", values=["estimate", "ci_low", "ci_high"])
     out = pd.DataFrame(index=pd.Index(list(dict.fromkeys(long["paradigm"])), name="paradigm"))
@@ -136,6 +138,7 @@ def paradigm_table(cells: pd.DataFrame, base: str = "base", n_boot: int = ANALYS
     if failures and "n" in cells:
         rate = cells.groupby("paradigm", sort=False)[failures].sum().sum(axis=1) / cells.groupby("paradigm", sort=False)["n"].sum()
         counts["failure_rate"] = rate
+    counts["n_nrq_undefined"] = cells.assign(undefined=zero_base(cells, base)).groupby("paradigm", sort=False)["undefined"].sum().astype(int)
     out = out.join(counts)
     if order:
         out = out.reindex([p for p in order if p in out.index] + [p for p in out.index if p not in order])
@@ -152,8 +155,8 @@ def nrq_table(
     'model<SEP>category', whose NRQ is the mean gain within that category, and every replicate
     resamples each dataset once for all of them, so all intervals come from the same resamples.
 
-    `n_datasets_zero_base` counts the datasets whose gain divides by a base score of 0 (|s_base| <=
-    1e-6): the paper's formula is kept, but each such gain is of order 1e7 and swamps the mean.
+    `n_datasets_zero_base` counts the datasets left out because the base scored 0 there (`stats.zero_base`:
+    the gain over it is undefined); NRQ is NaN ("undefined") where every dataset is left out.
     """
     sep = "\x1f"
     per_category = cells.assign(model=cells["model"] + sep + cells["category"])
@@ -189,7 +192,7 @@ def leading_table(cells: pd.DataFrame) -> pd.DataFrame:
     ]
     for model, sub in cells.groupby("model", sort=False):
         frames.append(leading_advantage(sub, "category").assign(level="model x category", model=model))
-    columns = ["level", "model", "category", "best_paradigm", "second_paradigm", "best_score", "second_score", "leading_advantage_pct"]
+    columns = ["level", "model", "category", "best_paradigm", "second_paradigm", "best_score", "second_score", "leading_advantage_pct", "flagged"]
     return pd.concat(frames, ignore_index=True).reindex(columns=columns)
 
 
@@ -228,13 +231,25 @@ def comparisons_table(
                     "score_a": fns[(model, a, dataset)](all_rows), "score_b": fns[(model, b, dataset)](all_rows), **result,
                 }
             )  # fmt: skip
-    frame = pd.DataFrame(rows, columns=[c for c in COMPARISON_COLUMNS if c not in ("p_holm", "p_bh", "favours")])
+    frame = pd.DataFrame(rows, columns=[c for c in COMPARISON_COLUMNS if c not in ("min_p", "p_holm", "p_bh", "favours")])
+    frame["min_p"] = min_p_value(frame["n"].to_numpy())
     frame["p_holm"] = adjust_pvalues(frame["p_value"].to_numpy(), "holm")
     frame["p_bh"] = adjust_pvalues(frame["p_value"].to_numpy(), "bh")
     better_a = np.where(frame["higher_is_better"].astype(bool), frame["diff"] > 0, frame["diff"] < 0)
     significant = (frame["p_holm"] < alpha) & frame["diff"].notna()
     frame["favours"] = np.where(significant, np.where(better_a, frame["paradigm_a"], frame["paradigm_b"]), "")
     return frame.reindex(columns=COMPARISON_COLUMNS)
+
+
+def min_p_value(n) -> np.ndarray:
+    """The smallest two-sided p a paired permutation test on n samples can give: 2 / 2^n (the
+    observed labelling and its mirror among the 2^n sign swaps); n = 3 gives 0.25."""
+    return np.minimum(2.0 ** (1 - np.asarray(n, dtype=float)), 1.0)
+
+
+def can_reach(comparisons: pd.DataFrame, alpha: float = 0.05) -> bool:
+    """Whether any test of the table could reach alpha after Holm's adjustment (m x its smallest p)."""
+    return bool(len(comparisons)) and bool((comparisons["min_p"] * len(comparisons) < alpha).any())
 
 
 def pareto_table(cells: pd.DataFrame, base: str = "base") -> pd.DataFrame:
@@ -271,7 +286,7 @@ def build_nrq(study: Study) -> pd.DataFrame:
 
 
 def build_composite_z(study: Study) -> pd.DataFrame:
-    return composite_z(study.cells)
+    return composite_z(study.cells).merge(config_flags(study.cells), on=["model", "paradigm"])
 
 
 def build_leading_advantage(study: Study) -> pd.DataFrame:

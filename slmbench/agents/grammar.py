@@ -50,7 +50,10 @@ TEXT_LINES = 3  # lines of a QA text answer
 
 
 class GrammarError(ValueError):
-    """A grammar cannot be built (an unsupported schema, no room for the reply within max_tokens)."""
+    """A grammar cannot be built (an unsupported schema, no room for the reply within max_tokens: then
+    `need` is the smallest max_tokens that has room)."""
+
+    need = 0
 
 
 # --- nodes ------------------------------------------------------------------------------------------
@@ -398,6 +401,12 @@ class Grammar:
         return re.compile(to_regex(self.root))
 
 
+def _too_small(what: str, need: int) -> GrammarError:
+    error = GrammarError(f"{what}; set the paradigm's max_tokens to at least {need}")
+    error.need = need
+    return error
+
+
 def _budget(max_tokens: int) -> int:
     return max_tokens * CHARS_PER_TOKEN
 
@@ -417,10 +426,8 @@ def _turn(step, spec: DatasetSpec, mode: str, max_tokens: int, who: str) -> Gram
     think = budget - fixed - max(longest(step), longest(final))
     if think < MIN_THINK_CHARS:
         need = -(-(fixed + max(longest(step), longest(final)) + MIN_THINK_CHARS) // CHARS_PER_TOKEN)
-        raise GrammarError(
-            f"{who}: max_tokens {max_tokens} leaves no room for <think> before the longest {longest(step)}-character "
-            f"step under constrained decoding; set the paradigm's max_tokens to at least {need}"
-        )
+        raise _too_small(f"{who}: max_tokens {max_tokens} leaves no room for <think> before the longest {longest(step)}-character "
+                         "step under constrained decoding", need)
     root = seq("<think>", Rule("think", Rep(TEXT, 0, think)), "</think>\n", final if step is final else alt(step, final))
     return Grammar.of(root)
 
@@ -464,9 +471,8 @@ def base_grammar(spec: DatasetSpec, max_tokens: int) -> Grammar:
     """The base paradigm under `constrain: answer`: the reply is the answer alone."""
     root = answer_grammar(spec, _budget(max_tokens))
     if longest(root) > _budget(max_tokens):
-        need = -(-longest(root) // CHARS_PER_TOKEN)
-        raise GrammarError(f"max_tokens {max_tokens} cannot hold the longest {longest(root)}-character answer of {spec.name} under "
-                           f"constrained decoding; set max_tokens to at least {need}")
+        raise _too_small(f"max_tokens {max_tokens} cannot hold the longest {longest(root)}-character answer of {spec.name} "
+                         "under constrained decoding", -(-longest(root) // CHARS_PER_TOKEN))
     return Grammar.of(root)
 
 
@@ -487,9 +493,16 @@ def paradigm_grammars(kind: str, spec: DatasetSpec, mode: str, max_tokens: int) 
         return react_turns(tool_schemas(SINGLE_AGENT_TOOLS), spec, mode, max_tokens).digest_items(SINGLE_AGENT)
     from slmbench.agents.supervisor import SPECIALISTS, SUPERVISOR
 
-    grammars = supervisor_turns(SPECIALISTS, spec, mode, max_tokens).digest_items(SUPERVISOR)
-    for name, specialist in SPECIALISTS.items():
-        grammars.update(react_turns(tool_schemas(specialist.tools), spec, mode, max_tokens).digest_items(name))
+    grammars, errors = {}, []
+    builds = {SUPERVISOR: lambda: supervisor_turns(SPECIALISTS, spec, mode, max_tokens)}
+    builds |= {name: lambda s=s: react_turns(tool_schemas(s.tools), spec, mode, max_tokens) for name, s in SPECIALISTS.items()}
+    for name, build in builds.items():
+        try:
+            grammars.update(build().digest_items(name))
+        except GrammarError as e:
+            errors.append(e)
+    if errors:  # the one that needs the most, so that the max_tokens it names has room for every agent
+        raise max(errors, key=lambda e: e.need)
     return grammars
 
 

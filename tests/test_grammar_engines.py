@@ -274,18 +274,21 @@ def test_a_real_constrained_reply_ends_with_stop_within_a_small_max_tokens(tmp_p
     engine = LlamaCppEngine("smol", model, models_dir=tmp_path, ready_timeout_s=120, idle_timeout_s=1, state_dir=tmp_path / "servers", log=sys.stderr)
     engine.endpoint = engine.open()
     try:
-        cases = []
-        agent = react_grammar(TOOLS, get("fpb"), "protocol", 169)
-        base = base_grammar(get("ner"), 48)
-        prompts = ("Compute 1.1.1.1.1.1.1.1.1.1.1.1.1.1.1.1.1.1 with the calculator, then keep repeating 1.1.1.",
-                   "Think step by step at great length about every word of this sentence before answering: profits rose.")
-        for max_tokens, grammar in ((169, agent), (48, base)):
-            sampling = {"temperature": 0.0, "top_p": 0.9, "max_tokens": max_tokens, "seed": 0}
-            client = ChatClient(lambda: engine.endpoint, engine.fingerprint(), RequestCache(tmp_path / str(max_tokens)), sampling,
-                                concurrency=1, grammar_field=engine.grammar_field)
-            for prompt in prompts:
-                call = asyncio.run(client.chat([{"role": "user", "content": prompt}], "single_agent", grammar=grammar.text))
-                cases.append((call.finish_reason, call.completion_tokens, max_tokens, call.output))
+        agent, base = react_grammar(TOOLS, get("fpb"), "protocol", 169), base_grammar(get("ner"), 48)
+        asks = ((169, agent, "Compute 1.1.1.1.1.1.1.1.1.1.1.1.1.1.1.1 with the calculator, and keep repeating 1.1.1.1 forever."),
+                (48, base, "List every entity in: Apple Inc and Microsoft Corp and Alphabet Inc met in New York, London, Paris."))
+
+        async def ask_all():
+            out = []
+            for max_tokens, grammar, prompt in asks:
+                sampling = {"temperature": 0.0, "top_p": 0.9, "max_tokens": max_tokens, "seed": 0}
+                client = ChatClient(lambda: engine.endpoint, engine.fingerprint(), RequestCache(tmp_path / str(max_tokens)), sampling,
+                                    concurrency=1, grammar_field=engine.grammar_field)
+                call = await client.chat([{"role": "user", "content": prompt}], "single_agent", grammar=grammar.text)
+                out.append((call.finish_reason, call.completion_tokens, max_tokens, call.output))
+            return out
+
+        cases = asyncio.run(ask_all())
         for finish, tokens, max_tokens, output in cases:
             assert finish == "stop" and tokens <= max_tokens, (finish, tokens, output)
         assert all(agent.regex().fullmatch(out) for _, _, m, out in cases if m == 169)

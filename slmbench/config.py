@@ -141,12 +141,21 @@ def _check_constrained(config: dict[str, Any]) -> None:
                 "(constrain: " + config["paradigms"][constrained[0]]["constrain"] + "), and an openai endpoint gets a "
                 "grammar only in the request field this key names (grammar for a llama.cpp server, ebnf for SGLang)"
             )
+    from .agents.grammar_engines import refusal_checker
+
     for model, paradigm, dataset in grid(config):
         if paradigm in constrained:
+            where = f"config key paradigms.{paradigm}.constrain (model {model}, dataset {dataset})"
             try:
-                cell_grammars(config, model, paradigm, dataset)
+                grammars = cell_grammars(config, model, paradigm, dataset)
             except GrammarError as e:
-                raise ConfigError(f"config key paradigms.{paradigm}.constrain (model {model}, dataset {dataset}): {e}") from None
+                raise ConfigError(f"{where}: {e}") from None
+            entry = config["models"][model]
+            refusal = refusal_checker(entry["engine"], entry.get("endpoint", {}).get("grammar_field"))
+            for agent, text in grammars.items() if refusal else ():
+                if reason := refusal(text):
+                    raise ConfigError(f"{where}: the engine's grammar parser refuses the grammar of {agent} ({reason}); "
+                                      "change the paradigm's max_tokens or constrain, or report it as a bug of slmbench")
 
 
 def config_key(path: Iterable) -> str:

@@ -83,12 +83,12 @@ def test_a_real_multi_agent_episode(chat, sample):
 
 # --- constrained decoding (beyond the paper): the same agents, every reply decoded under a grammar ---
 
-CONSTRAINED = {**SETTINGS, "constrain": "answer", "max_tokens": 128}
+CONSTRAINED = {**SETTINGS, "constrain": "answer", "max_tokens": 256}
 
 
 def constrained_chat(engine, tmp_path, sent):
     """A client whose requests carry a grammar in llama.cpp's field, recording (agent, grammar) per call."""
-    client = ChatClient(lambda: engine.endpoint, engine.fingerprint(), RequestCache(tmp_path), {**SAMPLING, "max_tokens": 128},
+    client = ChatClient(lambda: engine.endpoint, engine.fingerprint(), RequestCache(tmp_path), {**SAMPLING, "max_tokens": 256},
                         concurrency=1, grammar_field=engine.grammar_field, sampling_fields=engine.sampling_fields)
 
     async def chat(messages, agent, grammar=None):

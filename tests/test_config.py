@@ -48,7 +48,7 @@ def test_a_dataset_without_settings_is_accepted(raw):
 def test_a_cell_slice_holds_only_its_own_model(raw):
     config = validate_config(raw)
     changed = copy.deepcopy(config)
-    changed["models"]["gemma3-270m"]["sampling"]["max_tokens"] = 7
+    changed["models"]["gemma3-270m"]["sampling"]["max_tokens"] = 9
     changed["models"]["smollm2-135m"]["size_b"] = 99  # a label, not a setting
     changed["models"]["smollm2-135m"]["server"]["threads"] = 7  # how to run, not what comes out
     for model, paradigm, dataset in grid(config):
@@ -143,16 +143,17 @@ def test_an_unconstrained_cell_keeps_the_params_it_had_before_grammars(raw):
 
 
 def test_a_constrained_cell_is_a_different_cell_that_names_its_grammars(raw):
-    config = validate_config(with_paradigm(raw, kind="single_agent", max_tokens=96, max_turns=3, constrain="protocol"))
+    config = validate_config(with_paradigm(raw, kind="single_agent", max_tokens=192, max_turns=3, constrain="protocol"))
     free = cell_slice(config, "smollm2-135m", "single_agent", "fpb")["paradigm"]
     cell = cell_slice(config, "smollm2-135m", "grammar", "fpb")["paradigm"]
     assert cell["constrain"] == "protocol" and len(cell["grammar_sha256"]) == 64
-    assert {k: v for k, v in cell.items() if k not in ("name", "constrain", "grammar_sha256")} == {k: v for k, v in free.items() if k != "name"}
+    same = {k: v for k, v in free.items() if k != "name"} | {"max_tokens": 192}  # a grammar's reply needs more tokens
+    assert {k: v for k, v in cell.items() if k not in ("name", "constrain", "grammar_sha256")} == same
     # The grammar depends on the dataset's answer type (in `answer` mode) and on max_tokens (the bound of <think>).
-    answer = validate_config(with_paradigm(copy.deepcopy(raw), kind="single_agent", max_tokens=96, max_turns=3, constrain="answer"))
+    answer = validate_config(with_paradigm(copy.deepcopy(raw), kind="single_agent", max_tokens=192, max_turns=3, constrain="answer"))
     assert cell_slice(answer, "smollm2-135m", "grammar", "fpb")["paradigm"]["grammar_sha256"] != cell["grammar_sha256"]
     assert cell_slice(answer, "smollm2-135m", "grammar", "fpb") != cell_slice(answer, "smollm2-135m", "grammar", "fomc")
-    longer = validate_config(with_paradigm(copy.deepcopy(raw), kind="single_agent", max_tokens=200, max_turns=3, constrain="protocol"))
+    longer = validate_config(with_paradigm(copy.deepcopy(raw), kind="single_agent", max_tokens=400, max_turns=3, constrain="protocol"))
     assert cell_slice(longer, "smollm2-135m", "grammar", "fpb")["paradigm"]["grammar_sha256"] != cell["grammar_sha256"]
 
 
@@ -172,6 +173,6 @@ def test_an_openai_endpoint_without_a_grammar_field_is_refused_for_constrained_p
     raw["paradigms"] = {name: p for name, p in raw["paradigms"].items() if p.get("constrain", "none") == "none"}
     validate_config(copy.deepcopy(raw))  # unconstrained: fine
     with pytest.raises(ConfigError, match=r"models.hosted.endpoint.grammar_field: the paradigm 'grammar' is constrained"):
-        validate_config(with_paradigm(copy.deepcopy(raw), kind="single_agent", max_tokens=96, constrain="protocol"))
+        validate_config(with_paradigm(copy.deepcopy(raw), kind="single_agent", max_tokens=192, constrain="protocol"))
     raw["models"]["hosted"]["endpoint"]["grammar_field"] = "grammar"
-    validate_config(with_paradigm(raw, kind="single_agent", max_tokens=96, constrain="protocol"))
+    validate_config(with_paradigm(raw, kind="single_agent", max_tokens=192, constrain="protocol"))

@@ -80,7 +80,7 @@ def check_final(spec, mode, text):
 
 @pytest.mark.parametrize("mode", ["protocol", "answer"])
 @pytest.mark.parametrize("dataset", DATASET_NAMES)
-@pytest.mark.parametrize("max_tokens", [96, 512])
+@pytest.mark.parametrize("max_tokens", [192, 1024])
 def test_every_reply_the_agent_grammar_produces_parses_as_a_valid_turn(mode, dataset, max_tokens):
     spec = get(dataset)
     for names in TOOL_SETS:
@@ -109,7 +109,7 @@ def test_every_reply_the_agent_grammar_produces_parses_as_a_valid_turn(mode, dat
 def test_every_reply_the_supervisor_grammar_produces_parses(mode, dataset):
     spec = get(dataset)
     for final_only in (False, True):
-        grammar = supervisor_grammar(SPECIALISTS, spec, mode, 128, final_only=final_only)
+        grammar = supervisor_grammar(SPECIALISTS, spec, mode, 256, final_only=final_only)
         kinds = set()
         for reply in sampled(grammar):
             turn = parse_supervisor_turn(reply, SPECIALISTS)
@@ -124,7 +124,7 @@ def test_every_reply_the_supervisor_grammar_produces_parses(mode, dataset):
 
 def test_every_argument_type_the_grammar_supports_validates_against_the_schema():
     tool = odd_tool()
-    grammar = react_grammar([tool], get("fpb"), "protocol", 256)
+    grammar = react_grammar([tool], get("fpb"), "protocol", 512)
     actions = [parse_agent_turn(r, {"odd": tool}) for r in sampled(grammar, 300)]
     assert {t.kind for t in actions} == {"action", "final"}
     for turn in actions:
@@ -138,8 +138,8 @@ def test_calculator_expressions_under_the_grammar_are_arithmetic():
     from slmbench.tools.calculator import calculator_tool
 
     calculator = calculator_tool()
-    pattern = react_grammar([calculator], get("fpb"), "protocol", 256).regex()
-    expressions = [t.payload["args"]["expression"] for r in sampled(react_grammar([calculator], get("fpb"), "protocol", 256), 300)
+    pattern = react_grammar([calculator], get("fpb"), "protocol", 512).regex()
+    expressions = [t.payload["args"]["expression"] for r in sampled(react_grammar([calculator], get("fpb"), "protocol", 512), 300)
                    if (t := parse_agent_turn(r, {"calculator": calculator})).kind == "action"]
     assert expressions and all(set(e.split("(", 1)[-1] if e[:1].isalpha() else e) <= set("0123456789.+-*/%(), ") for e in expressions)
     assert all("," not in e for e in expressions if not e[:1].isalpha())  # commas separate a function's arguments only
@@ -158,8 +158,8 @@ def test_the_grammar_refuses_schemas_it_cannot_express():
 @pytest.mark.parametrize("dataset", sorted(DATASETS))
 def test_a_constrained_base_reply_is_always_an_answer_the_scorer_reads(dataset):
     spec = get(dataset)
-    grammar = base_grammar(spec, 64)
-    assert longest(grammar.root) <= 64 * CHARS_PER_TOKEN
+    grammar = base_grammar(spec, 128)
+    assert longest(grammar.root) <= 128 * CHARS_PER_TOKEN
     for reply in sampled(grammar, 60):
         check_final(spec, "answer", reply)
         assert extract_answer(spec, reply, {}) is not None
@@ -204,11 +204,11 @@ def test_replies_the_parser_rejects_are_not_in_the_grammar(name):
     else:
         assert turn.kind == "none", "the case must be one the parser rejects"
     for mode in ("protocol", "answer"):
-        assert not react_grammar(TOOLS, FPB, mode, 256).regex().fullmatch(reply)
+        assert not react_grammar(TOOLS, FPB, mode, 512).regex().fullmatch(reply)
 
 
 def test_answers_outside_the_label_set_are_not_in_the_answer_grammar():
-    pattern = react_grammar(TOOLS, FPB, "answer", 256).regex()
+    pattern = react_grammar(TOOLS, FPB, "answer", 512).regex()
     for answer in ("Positive", "very positive", "positive.", "bullish", "positive\nnegative", ""):
         assert not pattern.fullmatch(f"<think>x</think>\n<final_answer>{answer}</final_answer>")
     assert pattern.fullmatch("<think>x</think>\n<final_answer>positive</final_answer>")
@@ -217,7 +217,7 @@ def test_answers_outside_the_label_set_are_not_in_the_answer_grammar():
 def test_the_hostile_corpus_never_matches_where_the_parser_rejects():
     from test_hostile_text import HOSTILE_JSON
 
-    pattern = react_grammar(TOOLS, FPB, "protocol", 256).regex()
+    pattern = react_grammar(TOOLS, FPB, "protocol", 512).regex()
     for name, (body, _) in HOSTILE_JSON.items():
         reply = act(body)
         if parse_agent_turn(reply, BY_NAME).kind == "none":
@@ -243,8 +243,8 @@ def edits(text: str, rng: random.Random, n: int):
 def test_every_edited_reply_the_grammar_still_accepts_parses(mode):
     """Matched by the grammar implies accepted by the parser, over thousands of near misses."""
     rng = random.Random(1)
-    agent = react_grammar(TOOLS, FPB, mode, 256)
-    supervisor = supervisor_grammar(SPECIALISTS, FPB, mode, 256)
+    agent = react_grammar(TOOLS, FPB, mode, 512)
+    supervisor = supervisor_grammar(SPECIALISTS, FPB, mode, 512)
     for grammar, parse, ok in (
         (agent, lambda r: parse_agent_turn(r, BY_NAME), ("action", "final")),
         (supervisor, lambda r: parse_supervisor_turn(r, SPECIALISTS), ("delegate", "final")),
@@ -265,7 +265,7 @@ def test_every_edited_reply_the_grammar_still_accepts_parses(mode):
 
 
 def test_the_gbnf_names_the_tools_and_the_labels_from_their_sources():
-    text = react_grammar(TOOLS, FPB, "answer", 128).text
+    text = react_grammar(TOOLS, FPB, "answer", 256).text
     assert text.startswith("root ::= ")
     for tool in SINGLE_AGENT_TOOLS:
         assert f'\\"tool\\": \\"{tool}\\"' in text
@@ -279,28 +279,29 @@ def test_gbnf_escapes_quotes_backslashes_newlines_and_class_metacharacters():
     assert 'root ::= "say \\"hi\\"\\\\\\n"' in text
     from slmbench.agents.grammar import Chars, _gbnf_class
 
-    assert _gbnf_class("]-^[\\ab") == "[\\-\\[-\\^ab]"  # '-' alone, then the range [ to ^, then a and b
+    # class metacharacters as \xNN, the escape llama.cpp, xgrammar and llguidance all read (test_grammar_engines.py)
+    assert _gbnf_class("]-^[\\ab") == "[\\x2D\\x5B-\\x5Eab]"  # '-' alone, then the range [ to ^, then a and b
     assert _gbnf_class("abcdxz") == "[a-dxz]"
     assert to_regex(Chars("a-]")) == "[a\\-\\]]"
 
 
 def test_think_leaves_room_for_the_longest_action_within_max_tokens():
-    small, large = (react_grammar(TOOLS, FPB, "protocol", n) for n in (96, 512))
+    small, large = (react_grammar(TOOLS, FPB, "protocol", n) for n in (192, 1024))
     think = lambda g: int(g.text.split("think ::= ")[1].split("{0,")[1].split("}")[0])  # noqa: E731
     assert think(small) < think(large)
-    for n in (96, 128, 512):
+    for n in (192, 256, 1024):
         assert longest(react_grammar(TOOLS, FPB, "protocol", n).root) <= n * CHARS_PER_TOKEN
     with pytest.raises(GrammarError, match="max_tokens 40 leaves no room.*at least"):
         react_grammar(TOOLS, FPB, "protocol", 40)
 
 
 def test_a_changed_tool_schema_changes_the_grammars_of_the_cells():
-    before = paradigm_grammars("multi_agent", FPB, "protocol", 128)
+    before = paradigm_grammars("multi_agent", FPB, "protocol", 256)
     assert set(before) == {f"{a}{s}" for a in ("supervisor", *SPECIALISTS) for s in ("", ":final")}
     assert paradigm_grammars("single_agent", FPB, "none", 128) == {}
     with pytest.raises(GrammarError, match="base paradigm"):
         paradigm_grammars("base", FPB, "protocol", 128)
     tool = tool_schemas(["calculator"])[0]
     wider = Tool(tool.name, tool.description, {**tool.parameters, "properties": {"expression": {"type": "string", "maxLength": 9}}}, tool.fn)
-    assert react_grammar([wider], FPB, "protocol", 128).text != react_grammar([tool], FPB, "protocol", 128).text
+    assert react_grammar([wider], FPB, "protocol", 256).text != react_grammar([tool], FPB, "protocol", 256).text
     assert json.dumps(before, sort_keys=True)  # what the cell params digest

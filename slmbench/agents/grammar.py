@@ -12,9 +12,11 @@ label set, a number, entity lines...); it is also the base paradigm's one constr
 The grammar is built from the same tool schemas, specialist names and dataset specs
 as the prompts, so a change to a tool changes both. Everything is bounded: strings
 (no escapes, printable ASCII without `<`, `>`, so no tag and no surrogate can appear
-inside them), line counts and `<think>`. The longest reply the grammar allows, at
-CHARS_PER_TOKEN characters per token, fits the request's `max_tokens`: `<think>`
-gets what the longest action or final answer leaves.
+inside them), line counts and `<think>`. The longest reply the grammar allows has at
+most `max_tokens` characters: every token of this ASCII language is at least one
+character, so a constrained reply always ends (finish_reason stop) within its budget.
+`<think>` gets what the longest action or final answer leaves; a budget that cannot
+hold `<think>` and the longest step is refused at validation, naming the key.
 
 A grammar is a tree of the nodes below; it renders to GBNF (llama.cpp's `grammar`
 field, and SGLang's `ebnf`, whose xgrammar backend reads the same format), to a
@@ -37,9 +39,9 @@ from slmbench.tools.base import TextShape, Tool
 
 CONSTRAIN_MODES = ("none", "protocol", "answer")
 
-# A conservative estimate for the ASCII text the grammar allows (English averages about 4): at
-# this rate the longest reply fits max_tokens. A reply that still runs over is cut and parsed as usual.
-CHARS_PER_TOKEN = 2
+# The fewest characters a token of the grammar's ASCII language yields (a byte-level vocabulary has a token
+# for each character): at this rate the longest reply fits max_tokens, so no reply is cut by the budget.
+CHARS_PER_TOKEN = 1
 MIN_THINK_CHARS = 16
 STRING_CHARS = 64  # a JSON string argument without maxLength in its schema (a search query, an expression)
 TASK_CHARS = 64  # the supervisor's request to a specialist
@@ -48,7 +50,10 @@ TEXT_LINES = 3  # lines of a QA text answer
 
 
 class GrammarError(ValueError):
-    """A grammar cannot be built (an unsupported schema, no room for the reply within max_tokens)."""
+    """A grammar cannot be built (an unsupported schema, no room for the reply within max_tokens: then
+    `need` is the smallest max_tokens that has room)."""
+
+    need = 0
 
 
 # --- nodes ------------------------------------------------------------------------------------------
@@ -183,13 +188,22 @@ def to_regex(node) -> str:
     return to_regex(node.item)
 
 
-_GBNF_ESCAPES = {"\n": "\\n", "\t": "\\t", "\\": "\\\\", '"': '\\"', "]": "\\]", "[": "\\[", "-": "\\-", "^": "\\^"}
+# Beyond a letter, digit or plain punctuation, a character is written as \xNN: the one escape form that
+# llama.cpp, xgrammar and llguidance all read (llguidance refuses `\-` in a class, llama.cpp refuses `\^`).
+_GBNF_PLAIN = frozenset(c for c in _PRINTABLE if c not in '"\\[]-^')
+_GBNF_NAMED = {"\n": "\\n", "\t": "\\t"}
+# llama.cpp silently reads a bound above 2000 as unbounded, and refuses a repeated group whose own generated
+# rules times its bound reach 2000: a longer repetition is split into a chain of rules (to_gbnf), and a
+# repeated item that is more than one character, literal or rule becomes a rule of its own.
+REP_LIMIT = 1000
 
 
 def _gbnf_char(c: str, in_class: bool) -> str:
-    if c in '"\\\n\t' or (in_class and c in "[]-^"):
-        return _GBNF_ESCAPES[c]
-    return c
+    if c in _GBNF_PLAIN or (not in_class and c in "[]-^"):
+        return c
+    if not in_class and c in '"\\':
+        return "\\" + c
+    return _GBNF_NAMED.get(c) or f"\\x{ord(c):02X}"
 
 
 def _gbnf_class(chars: str) -> str:
@@ -206,9 +220,36 @@ def _gbnf_class(chars: str) -> str:
 
 
 def to_gbnf(root) -> str:
-    """The grammar as GBNF text (llama.cpp's format, which SGLang's xgrammar reads as EBNF)."""
+    """The grammar as GBNF text (llama.cpp's format, which SGLang's xgrammar and llguidance read as EBNF).
+
+    Every bound stays at most REP_LIMIT and no repeated group generates rules of its own, so that
+    llama.cpp neither refuses the grammar nor loosens it (checked by slmbench.agents.grammar_engines)."""
     rules: dict[str, str] = {}
     seen: dict[str, Any] = {}
+
+    def define(name: str, text: str) -> str:
+        rules[name] = text
+        return name
+
+    def atom(node, hi: int) -> str:
+        """The node as a repeatable item: a class, a literal, a rule name, a group repeated at most once;
+        a group repeated more often becomes a rule of its own."""
+        if isinstance(node, (Chars, Lit, Rule)):
+            return expr(node)
+        return f"({expr(node)})" if hi <= 1 else define(f"rep{len(rules)}", expr(node))
+
+    def repeat(node: Rep) -> str:
+        item = atom(node.item, node.hi)
+        if node.hi <= REP_LIMIT:
+            return f"{item}{{{node.lo},{node.hi}}}"
+        # lo fixed items, then item{0,n} as a chain: chain(n) ::= item{0,L-1} | item{L} chain(n-L), chain(r) ::= item{0,r}
+        fixed, n = node.lo, node.hi - node.lo
+        head = " ".join([f"{item}{{{REP_LIMIT}}}"] * (fixed // REP_LIMIT) + [f"{item}{{{fixed % REP_LIMIT}}}"] * bool(fixed % REP_LIMIT))
+        base = f"rep{len(rules)}"
+        name = define(f"{base}-0", f"{item}{{0,{n % REP_LIMIT}}}" if n % REP_LIMIT else '""')
+        for k in range(1, n // REP_LIMIT + 1):
+            name = define(f"{base}-{k}", f"({item}{{0,{REP_LIMIT - 1}}} | {item}{{{REP_LIMIT}}} {name})")
+        return f"{head} {name}".strip()
 
     def expr(node) -> str:
         if isinstance(node, Lit):
@@ -220,9 +261,7 @@ def to_gbnf(root) -> str:
         if isinstance(node, Alt):
             return "(" + " | ".join(expr(i) for i in node.items) + ")"
         if isinstance(node, Rep):
-            inner = expr(node.item)
-            inner = inner if isinstance(node.item, (Chars, Rule)) else f"({inner})"
-            return f"{inner}{{{node.lo},{node.hi}}}"
+            return repeat(node)
         if node.name in seen and seen[node.name] != node:
             raise GrammarError(f"two different rules are named {node.name!r}")
         seen[node.name] = node
@@ -362,6 +401,12 @@ class Grammar:
         return re.compile(to_regex(self.root))
 
 
+def _too_small(what: str, need: int) -> GrammarError:
+    error = GrammarError(f"{what}; set the paradigm's max_tokens to at least {need}")
+    error.need = need
+    return error
+
+
 def _budget(max_tokens: int) -> int:
     return max_tokens * CHARS_PER_TOKEN
 
@@ -381,10 +426,8 @@ def _turn(step, spec: DatasetSpec, mode: str, max_tokens: int, who: str) -> Gram
     think = budget - fixed - max(longest(step), longest(final))
     if think < MIN_THINK_CHARS:
         need = -(-(fixed + max(longest(step), longest(final)) + MIN_THINK_CHARS) // CHARS_PER_TOKEN)
-        raise GrammarError(
-            f"{who}: max_tokens {max_tokens} leaves no room for <think> before the longest {longest(step)}-character "
-            f"step under constrained decoding; set the paradigm's max_tokens to at least {need}"
-        )
+        raise _too_small(f"{who}: max_tokens {max_tokens} leaves no room for <think> before the longest {longest(step)}-character "
+                         "step under constrained decoding", need)
     root = seq("<think>", Rule("think", Rep(TEXT, 0, think)), "</think>\n", final if step is final else alt(step, final))
     return Grammar.of(root)
 
@@ -426,7 +469,11 @@ def supervisor_turns(agents: Collection[str], spec: DatasetSpec, mode: str, max_
 
 def base_grammar(spec: DatasetSpec, max_tokens: int) -> Grammar:
     """The base paradigm under `constrain: answer`: the reply is the answer alone."""
-    return Grammar.of(answer_grammar(spec, _budget(max_tokens)))
+    root = answer_grammar(spec, _budget(max_tokens))
+    if longest(root) > _budget(max_tokens):
+        raise _too_small(f"max_tokens {max_tokens} cannot hold the longest {longest(root)}-character answer of {spec.name} "
+                         "under constrained decoding", -(-longest(root) // CHARS_PER_TOKEN))
+    return Grammar.of(root)
 
 
 def paradigm_grammars(kind: str, spec: DatasetSpec, mode: str, max_tokens: int) -> dict[str, str]:
@@ -446,9 +493,16 @@ def paradigm_grammars(kind: str, spec: DatasetSpec, mode: str, max_tokens: int) 
         return react_turns(tool_schemas(SINGLE_AGENT_TOOLS), spec, mode, max_tokens).digest_items(SINGLE_AGENT)
     from slmbench.agents.supervisor import SPECIALISTS, SUPERVISOR
 
-    grammars = supervisor_turns(SPECIALISTS, spec, mode, max_tokens).digest_items(SUPERVISOR)
-    for name, specialist in SPECIALISTS.items():
-        grammars.update(react_turns(tool_schemas(specialist.tools), spec, mode, max_tokens).digest_items(name))
+    grammars, errors = {}, []
+    builds = {SUPERVISOR: lambda: supervisor_turns(SPECIALISTS, spec, mode, max_tokens)}
+    builds |= {name: lambda s=s: react_turns(tool_schemas(s.tools), spec, mode, max_tokens) for name, s in SPECIALISTS.items()}
+    for name, build in builds.items():
+        try:
+            grammars.update(build().digest_items(name))
+        except GrammarError as e:
+            errors.append(e)
+    if errors:  # the one that needs the most, so that the max_tokens it names has room for every agent
+        raise max(errors, key=lambda e: e.need)
     return grammars
 
 

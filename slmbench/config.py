@@ -246,12 +246,13 @@ def model_slice(config: dict[str, Any], model: str) -> dict[str, Any]:
 def paradigm_slice(config: dict[str, Any], paradigm: str) -> dict[str, Any]:
     """The paradigm's settings its kind reads, and for agents the version of their prompts.
 
-    `constrain: none` (the default) stays out, so that the params of unconstrained cells are what they
-    were before constrained decoding existed.
+    `constrain: none` and `prompt_format: chat` (the defaults) stay out, so that the params of such
+    cells are what they were before those settings existed.
     """
     entry = config["paradigms"][paradigm]
     kind = KINDS[entry["kind"]]
-    kept = {k: v for k, v in entry.items() if k in kind.settings and not (k == "constrain" and v == "none")}
+    defaults = {"constrain": "none", "prompt_format": "chat"}  # left out: the params cells had before these settings
+    kept = {k: v for k, v in entry.items() if k in kind.settings and defaults.get(k, object()) != v}
     if kind.agents:
         from .agents.prompts import PROMPT_VERSION
 

@@ -20,7 +20,7 @@ rule results:
         samples="results/tables/samples.parquet",
         summary="results/summary.json",
         front="results/front.html",
-        method=reported("results/method.html", catalog.METHOD, "page"),
+        method=reported("results/method.html", catalog.METHOD),
     log:
         "logs/results.log",
     conda:

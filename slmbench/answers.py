@@ -2,8 +2,11 @@
 
 The parsers follow FinBen/PIXIU (`src/tasks/flare.py`, `src/tasks/utils.py`) and deviate only where
 FinBen's parser is too brittle for agent outputs; each deviation is stated where it is made.
-`extract_answer` returns None when no answer can be read: such samples count as wrong in
-`slmbench.metrics` (and as `missing` for TSA).
+`extract_answer` returns None when no answer can be read. The primary score's one rule for
+such outputs, "no answer, no credit": a failed sample, an empty output and an unreadable output alike
+count as wrong (TSA: `missing`), never as a default label the model did not give. FinBen's own
+rule (a default label for an unreadable output) is kept in the FinBen-exact score
+(`slmbench.finben`).
 """
 
 from __future__ import annotations
@@ -22,7 +25,8 @@ _TYPE_ALIASES = {
 }  # fmt: skip
 
 # FinBen's StockMovement/German/Australian parsers also accept these words for a class
-# (CHOICE_DICT) and fall back to a default class when nothing matches (DEFAULT).
+# (CHOICE_DICT) and fall back to a default class when nothing matches (DEFAULT). The primary
+# score uses the synonyms only; the default is FinBen-exact's alone ("no answer, no credit").
 CATEGORY_SYNONYMS = {
     "stock_movement": ({"rise": ("yes", "positive"), "fall": ("no", "negative", "neutral")}, "fall"),
     "credit_scoring": ({"good": ("yes", "positive"), "bad": ("no", "negative", "neutral")}, "good"),
@@ -110,13 +114,14 @@ def extract_choice(spec: DatasetSpec, text: str, sample: dict) -> str | None:
     Here the choice (or FinBen synonym) that occurs earliest as a whole word wins, so "neutral, not
     negative" is neutral and "no" does not match inside "not"; only when no whole word matches do
     choices of 4+ letters match as substrings ("positively", "falling"), as in FinBen.
-    For Headlines FinBen reads every output except exactly "Yes" as No; here "Yes." is Yes and an
-    output naming neither is None. Where a row's labels are not the words its prompt asks for
+    For Headlines FinBen reads every output except exactly "Yes" as No, and for stock movement and
+    credit scoring it gives a default label (Fall, good) to an output naming none; here "Yes." is
+    Yes and an output naming no label is None, like an empty or failed one ("no answer, no credit"). Where a row's labels are not the words its prompt asks for
     (`spec.answer_words`: Polish rows labelled good/bad under a prompt asking no/yes), the asked
     word reads as its label. FinBen's own rule is `slmbench.finben.choice` (the FinBen-exact score).
     """
     choices = list(sample.get("choices") or spec.choices)
-    synonyms, default = CATEGORY_SYNONYMS.get(spec.category, ({}, None))
+    synonyms, _ = CATEGORY_SYNONYMS.get(spec.category, ({}, None))
     words = dict(spec.answer_words)
     aliases = {}
     for choice in choices:
@@ -124,12 +129,9 @@ def extract_choice(spec: DatasetSpec, text: str, sample: dict) -> str | None:
         for alias in (choice.lower(), *synonyms.get(choice.lower(), ()), *asked):
             aliases.setdefault(alias, choice)
     lowered = text.lower()
-    found = _earliest_alias(lowered, aliases, whole_word=True) or _earliest_alias(
+    return _earliest_alias(lowered, aliases, whole_word=True) or _earliest_alias(
         lowered, {a: c for a, c in aliases.items() if len(a) >= 4}, whole_word=False
     )
-    if found is not None:
-        return found
-    return next((c for c in choices if c.lower() == default), None)
 
 
 def _earliest_alias(lowered: str, aliases: dict[str, str], whole_word: bool) -> str | None:

@@ -51,10 +51,11 @@ def _digest(value: Any) -> str:
     return hashlib.sha256(blob.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def request_key(fingerprint: dict[str, Any], messages: list[dict[str, str]], sampling: dict[str, Any], grammar: str | None = None) -> str:
+def request_key(fingerprint: dict[str, Any], messages: list[dict[str, str]], sampling: dict[str, Any], grammar: str | None = None, prompt: str | None = None) -> str:
     """The key of one request; a grammar (constrained decoding) is part of it, and the key of a
-    request without one is what it was before grammars existed, so those entries stay valid."""
-    request = {"model": fingerprint, "messages": messages, "sampling": sampling}
+    request without one is what it was before grammars existed, so those entries stay valid.
+    A raw completion (`prompt`, /v1/completions) is keyed by its prompt instead of messages."""
+    request = {"model": fingerprint, "sampling": sampling, **({"messages": messages} if prompt is None else {"prompt": prompt})}
     return _digest({**request, "grammar": grammar} if grammar is not None else request)
 
 

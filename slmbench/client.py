@@ -137,33 +137,49 @@ class ChatClient:
         messages as the model received them."""
         if not self.system_role:
             messages = fold_system_prompt(messages)
+        return await self._cached(messages, agent, grammar)
+
+    async def complete(self, messages: list[dict[str, str]], agent: str, grammar: str | None = None) -> LLMCall:
+        """FinBen's harness request (`prompt_format: completion`): the one user message's text sent
+        raw to /v1/completions, without the chat template; the call records it as that message."""
+        if len(messages) != 1 or messages[0]["role"] != "user":
+            raise ValueError("a raw completion sends exactly one user message's text")
+        return await self._cached(messages, agent, grammar, prompt=messages[0]["content"])
+
+    async def _cached(self, messages: list[dict[str, str]], agent: str, grammar: str | None, prompt: str | None = None) -> LLMCall:
+        """The cached reply to a request, else the server's (then cached)."""
         if grammar is not None and not self.grammar_field:
             raise GrammarUnsupported(
                 "a constrained paradigm needs an engine that accepts a grammar: llamacpp, sglang, or openai with "
                 "models.<name>.endpoint.grammar_field naming the request field its server reads (grammar for "
                 "llama.cpp, ebnf for SGLang)"
             )
-        key = request_key(self.fingerprint, messages, self.sampling, grammar)
+        key = request_key(self.fingerprint, messages, self.sampling, grammar, prompt=prompt)
         hit = self.cache.get(key)
         if hit is not None:
             self.stats.cache_hits += 1
             return LLMCall(agent=agent, messages=messages, cache_hit=True, **hit)
         body = {**self.request_extra, self.grammar_field: grammar} if grammar is not None else self.request_extra
         async with self.semaphore:
-            reply = await self._request(messages, body)
+            reply = await self._request(messages, body, prompt=prompt)
         self.cache.put(key, reply)
         return LLMCall(agent=agent, messages=messages, cache_hit=False, **reply)
 
-    async def _request(self, messages: list[dict[str, str]], extra_body: dict[str, Any] | None = None) -> dict[str, Any]:
+    async def _request(self, messages: list[dict[str, str]], extra_body: dict[str, Any] | None = None, prompt: str | None = None) -> dict[str, Any]:
         for attempt in range(self.retries + 1):
             client, endpoint = await self._connection()
             import openai  # imported by _connection, while the server loaded
             start = time.perf_counter()
             try:
                 self.stats.sent += 1
-                response = await client.chat.completions.create(
-                    model=endpoint.model, messages=messages, extra_body=extra_body or None, **self.request_args
-                )
+                if prompt is None:
+                    response = await client.chat.completions.create(
+                        model=endpoint.model, messages=messages, extra_body=extra_body or None, **self.request_args
+                    )
+                else:  # the same sampling: a raw completion differs only in what it sends
+                    response = await client.completions.create(
+                        model=endpoint.model, prompt=prompt, extra_body=extra_body or None, **self.request_args
+                    )
             except openai.APITimeoutError:
                 problem = f"no reply within {self.timeout_s:g} s (client.timeout_s)"
             except (openai.APIConnectionError, openai.InternalServerError) as e:
@@ -196,10 +212,11 @@ def reply_record(response: Any, latency_s: float) -> dict[str, Any]:
     choice = response.choices[0]
     usage = response.usage
     return {
-        "output": scrub_surrogates(choice.message.content or ""),
+        # a chat reply's text is its message's content, a raw completion's its `text`
+        "output": scrub_surrogates((choice.message.content if hasattr(choice, "message") else choice.text) or ""),
         # A reasoning parser (SGLang's --reasoning-parser) moves the thinking here; its tokens are part of
         # completion_tokens, and SGLang reports how many (usage.reasoning_tokens, or OpenAI's details).
-        "reasoning": scrub_surrogates(str((choice.message.model_extra or {}).get("reasoning_content") or "")),
+        "reasoning": scrub_surrogates(str((getattr(getattr(choice, "message", None), "model_extra", None) or {}).get("reasoning_content") or "")),
         "prompt_tokens": usage.prompt_tokens if usage else 0,
         "completion_tokens": usage.completion_tokens if usage else 0,
         "reasoning_tokens": reasoning_tokens(usage),

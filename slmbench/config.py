@@ -267,12 +267,13 @@ def model_slice(config: dict[str, Any], model: str) -> dict[str, Any]:
 def paradigm_slice(config: dict[str, Any], paradigm: str) -> dict[str, Any]:
     """The paradigm's settings its kind reads, and for agents the version of their prompts.
 
-    `constrain: none` (the default) stays out, so that the params of unconstrained cells are what they
-    were before constrained decoding existed.
+    `constrain: none` and `prompt_format: chat` (the defaults) stay out, so that the params of such
+    cells are what they were before those settings existed.
     """
     entry = config["paradigms"][paradigm]
     kind = KINDS[entry["kind"]]
-    kept = {k: v for k, v in entry.items() if k in kind.settings and not (k == "constrain" and v == "none")}
+    defaults = {"constrain": "none", "prompt_format": "chat"}  # left out: the params cells had before these settings
+    kept = {k: v for k, v in entry.items() if k in kind.settings and defaults.get(k, object()) != v}
     if kind.agents:
         from .agents.prompts import PROMPT_VERSION
 
@@ -302,13 +303,26 @@ class CellSlices:
             "model": self.model(model),
             "n_samples": self.config["n_samples"],
             "paradigm": self.paradigm(paradigm),
-            "seed": self.config["seed"],
+            "sample_selection": self.config["sample_selection"],
+            "seed": selection_seed(self.config["sample_selection"], self.config["seed"]),  # the draw's seed
         }
         grammars = cell_grammars(self.config, model, paradigm, dataset)
         if grammars:
             digest = hashlib.sha256(json.dumps(grammars, sort_keys=True).encode()).hexdigest()
             cell["paradigm"] = canonical({**cell["paradigm"], "grammar_sha256": digest})
         return cell
+
+
+# FinBen's harness (PIXIU `src/evaluator.py`) shuffles a task's test rows, in the split's order,
+# with `random.Random(42)` and keeps the first `--limit` of them.
+FINBEN_SHUFFLE_SEED = 42
+
+
+def selection_seed(selection: str, seed: int) -> int:
+    """The seed of a cell's sample draw: FinBen's 42 (`finben`: FinBen's own `--limit` rows, the
+    dataset file being the test split in the hub's order), or the config's `seed` (`seeded`; the
+    schema's enum is the one list of selections)."""
+    return FINBEN_SHUFFLE_SEED if selection == "finben" else seed
 
 
 def cell_max_tokens(cell: dict[str, Any]) -> int:
@@ -382,7 +396,8 @@ def run_design(config: dict[str, Any]) -> dict[str, Any]:
         "paradigms": {name: canonical(config["paradigms"][name]) for name in paradigm_order(config)},
         "datasets": dataset_order(config),
         "n_samples": config["n_samples"],
-        "seed": config["seed"],
+        "sample_selection": config["sample_selection"],
+        "seed": selection_seed(config["sample_selection"], config["seed"]),
     }
 
 

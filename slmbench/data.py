@@ -237,6 +237,9 @@ class TooFewRecords(ValueError):
 def sample_records(records: list[dict[str, Any]], n: int | str, seed: int, dataset: str = "the dataset") -> list[dict[str, Any]]:
     """A seeded sample that is prefix-stable: the first 10 of n=20 are the sample for n=10.
 
+    The records are shuffled in their order with `random.Random(seed)`, so with seed 42 the sample
+    is the rows FinBen's `--limit n` evaluates (`config.selection_seed`).
+
     `n="all"` takes every record (in the seeded order); a number above the dataset's size is an
     error rather than a smaller sample than the config says.
     """

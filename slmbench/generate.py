@@ -23,7 +23,7 @@ from .data import read_dataset, sample_records, write_jsonl
 from .energy import EnergyMeter
 from .sidecar import meta_path, write_meta
 from .engines import EngineError, make_engine, server_metrics
-from .paradigms import get_paradigm
+from .paradigms import get_paradigm, request_fn
 from .progress import Progress
 from .tools.toolbox import effective_backend
 from .trace import SampleRun, describe_outcomes
@@ -89,7 +89,7 @@ async def run_samples(cell, spec, samples, client: ChatClient, log, search_index
     progress = Progress(len(samples), cell_label(cell), log)
 
     async def one(sample):
-        run = await paradigm(sample, spec, client.chat, settings)
+        run = await paradigm(sample, spec, request_fn(client, settings), settings)
         progress.advance()
         return to_record(cell, spec, sample, run)
 

@@ -23,6 +23,8 @@ async def run_base(sample: dict[str, Any], spec: DatasetSpec, chat: ChatFn, sett
     """Paradigm 1: FinBen's prompt as one user message, the reply (surrogates scrubbed) is the answer.
 
     With `constrain: answer` (beyond the paper) the reply is decoded under the dataset's answer grammar.
+    `chat` is the client's chat request, or its raw completion under `prompt_format: completion`
+    (`request_fn`).
     """
     from .agents.grammar import base_grammar
 
@@ -37,6 +39,12 @@ async def run_base(sample: dict[str, Any], spec: DatasetSpec, chat: ChatFn, sett
     if not run.output:
         run.fail("no_final_answer", f"empty reply (finish_reason {call.finish_reason!r})")
     return run
+
+
+def request_fn(client: Any, settings: dict[str, Any]) -> ChatFn:
+    """How a paradigm's requests reach the model: through the chat template (`chat`, the default),
+    or, for `prompt_format: completion` (the base paradigm only), FinBen's raw completion."""
+    return client.complete if settings.get("prompt_format", "chat") == "completion" else client.chat
 
 
 @dataclass(frozen=True)
@@ -60,7 +68,7 @@ _AGENT_SETTINGS = ("max_tokens", "max_turns", "tool_output_tokens", "tool_timeou
 KINDS: dict[str, ParadigmKind] = {
     k.name: k
     for k in [
-        ParadigmKind("base", ("kind", "max_tokens", "constrain"), agents=False),
+        ParadigmKind("base", ("kind", "max_tokens", "constrain", "prompt_format"), agents=False),
         ParadigmKind("single_agent", ("kind", *_AGENT_SETTINGS), agents=True),
         ParadigmKind("multi_agent", ("kind", *_AGENT_SETTINGS, "max_delegations"), agents=True),
     ]

@@ -56,7 +56,9 @@ def check_classification_gold(spec: DatasetSpec, record: dict[str, Any]) -> dict
     choices = record.get("choices") or list(spec.choices)
     if not isinstance(choices, list) or not all(isinstance(c, str) and c.strip() for c in choices):
         raise _Problem(f"choices must be a list of labels, got {_shown(choices)}")
-    outside = sorted({c for c in choices if c.lower() not in {k.lower() for k in spec.choices}}) if spec.choices else []
+    # The dataset's labels, and the other label set its rows may carry (answer_words: Polish good/bad for no/yes).
+    known = {k.lower() for k in spec.choices} | {row.lower() for row, _ in spec.answer_words}
+    outside = sorted({c for c in choices if c.lower() not in known}) if spec.choices else []
     if outside:  # the answer grammar (constrain: answer) and the prompt list only the dataset's labels
         raise _Problem(f"choices hold {_shown(outside)}, outside the dataset's labels {list(spec.choices)}")
     index = record.get("gold_index")

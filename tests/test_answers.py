@@ -50,16 +50,16 @@ def test_yes_no_do_not_match_inside_words():
         ("neutral", "Fall"),  # no/negative/neutral -> fall
         ("The price will fall, not rise", "Fall"),
         ("no clear signal", "Fall"),
-        ("uncertain", "Fall"),  # FinBen default for a non-empty unmatched output
-        ("", None),  # a failed run is not given the default
+        ("uncertain", None),  # no answer, no credit: FinBen's default Fall is FinBen-exact's alone
+        ("", None),
     ],
 )
-def test_stock_movement_synonyms_and_default(output, expected):
+def test_stock_movement_synonyms_without_a_default(output, expected):
     assert extract_answer(BIGDATA, output, {}) == expected
 
 
-def test_credit_scoring_defaults_to_good_but_fraud_has_no_synonyms():
-    assert extract_answer(GERMAN, "hard to say", {}) == "good"
+def test_credit_scoring_has_synonyms_but_no_default_label():
+    assert extract_answer(GERMAN, "hard to say", {}) is None  # FinBen: "good" (FinBen-exact only)
     assert extract_answer(GERMAN, "negative", {}) == "bad"
     # ccFraud is a plain FinBen Classification: "yes" is not a label and there is no default.
     assert extract_answer(CCFRAUD, "yes", {}) is None

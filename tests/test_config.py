@@ -176,3 +176,21 @@ def test_an_openai_endpoint_without_a_grammar_field_is_refused_for_constrained_p
         validate_config(with_paradigm(copy.deepcopy(raw), kind="single_agent", max_tokens=192, constrain="protocol"))
     raw["models"]["hosted"]["endpoint"]["grammar_field"] = "grammar"
     validate_config(with_paradigm(raw, kind="single_agent", max_tokens=192, constrain="protocol"))
+
+
+def test_a_raw_completion_base_is_its_own_cell_and_only_base_takes_it(raw):
+    """`prompt_format: completion` enters the cell's params; `chat` (the default) leaves them as they were."""
+    chat = cell_slice(validate_config(with_paradigm(copy.deepcopy(raw), kind="base", prompt_format="chat")), "smollm2-135m", "grammar", "fpb")
+    plain = cell_slice(validate_config(raw), "smollm2-135m", "base", "fpb")
+    assert chat["paradigm"] == {**plain["paradigm"], "name": "grammar"}
+    raw_cell = cell_slice(validate_config(with_paradigm(copy.deepcopy(raw), kind="base", prompt_format="completion")), "smollm2-135m", "grammar", "fpb")
+    assert raw_cell["paradigm"]["prompt_format"] == "completion"
+    with pytest.raises(ConfigError, match="prompt_format"):
+        validate_config(with_paradigm(copy.deepcopy(raw), kind="single_agent", prompt_format="completion"))
+
+
+def test_cells_draw_finbens_own_rows_unless_told_otherwise(raw):
+    finben = cell_slice(validate_config(raw), "smollm2-135m", "base", "fpb")
+    seeded = cell_slice(validate_config({**raw, "sample_selection": "seeded", "seed": 7}), "smollm2-135m", "base", "fpb")
+    assert (finben["sample_selection"], finben["seed"]) == ("finben", 42)
+    assert (seeded["sample_selection"], seeded["seed"]) == ("seeded", 7)

@@ -275,3 +275,19 @@ def test_reading_some_rows_of_a_dataset_checks_them_and_every_id(tmp_path):
     write_jsonl(path, [{**rows[1], "gold": "very positive"}, *rows[2:]])
     with pytest.raises(InvalidRecord, match="gold must be one of the labels"):
         read_dataset(path, ids=some)
+
+
+def test_finben_selection_draws_finbens_own_limit_rows():
+    """FinBen's harness (PIXIU evaluator.py) shuffles the test docs themselves with random.Random(42)
+    and evaluates the first `--limit`; the `finben` selection draws exactly those rows, in that order."""
+    import random
+
+    from slmbench.config import selection_seed
+
+    records = [{"id": i} for i in range(120)]
+    finbens = list(records)
+    random.Random(42).shuffle(finbens)
+    seed = selection_seed("finben", seed=1234)
+    assert sample_records(records, 50, seed) == finbens[:50]
+    assert sample_records(records, 10, seed) == finbens[:10]  # still prefix-stable
+    assert sample_records(records, 50, selection_seed("seeded", seed=1234)) == sample_records(records, 50, 1234)

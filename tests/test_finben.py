@@ -31,13 +31,15 @@ SENTIMENT = ["positive", "negative", "neutral"]
         ("fpb", SENTIMENT, "I cannot tell", None, None),
         # stock movement: "rise" inside "surprise"; FinBen's default "fall" when nothing matches
         ("acl18", ["Rise", "Fall"], "A surprise: the stock will fall", "Fall", "Rise"),
-        ("acl18", ["Rise", "Fall"], "The price will go down", "Fall", "Fall"),
-        ("acl18", ["Rise", "Fall"], "It will go up, I know", "Fall", "Fall"),  # FinBen: "no" in "know"
+        ("acl18", ["Rise", "Fall"], "The price will go down", None, "Fall"),  # FinBen's default
+        ("acl18", ["Rise", "Fall"], "It will go up, I know", None, "Fall"),  # FinBen: "no" in "know"
         # Polish: "no" inside "cannot", and "no" comes first in the choice list
         ("polish", ["no", "yes"], "Yes. The company cannot pay its debts.", "yes", "no"),
         # German: FinBen's synonyms; slmbench takes the earliest ("negative" = bad), FinBen the first label ("good")
         ("german", ["good", "bad"], "Negative outlook, good collateral", "bad", "good"),
-        ("german", ["good", "bad"], "unclear", "good", "good"),  # default class in both
+        ("german", ["good", "bad"], "unclear", None, "good"),  # FinBen's default class: FinBen-exact only
+        ("acl18", ["Rise", "Fall"], "uncertain", None, "Fall"),
+        ("headlines", ["Yes", "No"], "maybe", None, "No"),
         # Headlines: FinBen counts only an exact "Yes"
         ("headlines", ["Yes", "No"], "Yes.", "Yes", "No"),
         ("headlines", ["Yes", "No"], "yes", "Yes", "No"),
@@ -181,3 +183,39 @@ def test_finben_ner_reading_stays_fast_on_a_hostile_output():
     # later lines overwrite earlier ones, as in FinBen; a repeated line counts where it last occurs
     assert finben.entity_tags("A B, PER\nA, ORG\nA B, PER", "A B C") == ["B-PER", "I-PER", "O"]
     assert finben.entity_tags("A B, PER\nA, ORG", "A B C") == ["B-ORG", "I-PER", "O"]
+
+
+@pytest.mark.parametrize(
+    "dataset, choices, golds",
+    [("bigdata22", ["Rise", "Fall"], ["Fall", "Rise", "Fall", "Rise"]), ("german", ["good", "bad"], ["good", "bad", "good", "bad"])],
+)
+def test_failed_empty_and_unreadable_samples_are_treated_alike(dataset, choices, golds):
+    """The primary score's one rule ("no answer, no credit"): a failed sample (no output), an empty
+    output and an unreadable one score the same, as wrong; FinBen-exact keeps FinBen's rule (an
+    unreadable or empty output gets its default label)."""
+    from slmbench.score import score_cell
+
+    spec = DATASETS[dataset]
+    samples = [{"id": str(i), "choices": choices, "gold": g, "query": "q"} for i, g in enumerate(golds)]
+    right = golds[-1]
+
+    def generation(i, output, failure):
+        return {
+            "id": str(i), "model": "m", "paradigm": "p", "dataset": dataset, "output": output, "failure": failure,
+            "latency_s": 1.0, "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}, "llm_calls": 1, "trace": [],
+        }
+
+    def cell(first):
+        outputs = [first, right, right, right]
+        return [generation(i, o, "no_final_answer" if o is None else None) for i, o in enumerate(outputs)]
+
+    kinds = {"failed": None, "empty": "", "unreadable": "hard to say"}
+    results = {kind: score_cell(cell(first), samples, n_boot=10) for kind, first in kinds.items()}
+    for summary, rows in results.values():
+        assert rows[0]["answer"] is None and rows[0]["sample_score"] == 0.0
+    assert len({summary["score"] for summary, _ in results.values()}) == 1
+    # FinBen-exact: empty and unreadable get FinBen's default label (the gold of sample 0 here), as FinBen's code does
+    default = {"bigdata22": "Fall", "german": "good"}[dataset]
+    assert golds[0] == default
+    assert results["empty"][0]["score_finben"] == results["unreadable"][0]["score_finben"] > results["empty"][0]["score"]
+    assert results["failed"][0]["completion_rate"] == 0.75 and results["empty"][0]["completion_rate"] == 1.0

@@ -222,3 +222,32 @@ def test_a_busy_server_is_down_for_now_not_an_impostor(tmp_path, monkeypatch):
         assert engine.probe(base, "smol-token") == "down"
     finally:
         httpd.shutdown()
+
+
+def test_a_raw_completion_reaches_the_real_server_without_the_chat_template(tmp_path):
+    """`prompt_format: completion` (FinBen's harness): the query goes to /v1/completions as written,
+    so the server counts only its own tokens, where the chat request adds the template's; the two
+    are cached under different keys."""
+    import asyncio
+
+    from slmbench.cache import RequestCache
+    from slmbench.client import ChatClient
+    from slmbench.paradigms import request_fn
+
+    server = smol(tmp_path)
+    endpoint = server.open()
+    messages = [{"role": "user", "content": "The stock rose 5% today. Sentiment:"}]
+    try:
+        client = ChatClient(lambda: endpoint, {"engine": "llamacpp", "model": "smol"}, RequestCache(tmp_path / "cache"),
+                            {"temperature": 0.0, "top_p": 0.9, "max_tokens": 5, "seed": 0})
+
+        async def calls():
+            raw = await request_fn(client, {"prompt_format": "completion"})(messages, "base")
+            return raw, await request_fn(client, {})(messages, "base"), await client.complete(messages, "base")
+
+        raw, templated, again = asyncio.run(calls())
+    finally:
+        server.close()
+    assert 0 < raw.completion_tokens <= 5 and not raw.cache_hit and not templated.cache_hit
+    assert raw.prompt_tokens < templated.prompt_tokens  # no template around the raw prompt
+    assert again.cache_hit and again.output == raw.output

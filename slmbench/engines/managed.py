@@ -109,6 +109,10 @@ class ManagedServerEngine(Engine):
     def launch_command(self, port: int, served_model: str) -> list[str]:
         """The server's command line, listening on 127.0.0.1:port and serving the model as `served_model`."""
 
+    def launch_env(self) -> dict[str, str]:
+        """Variables the server's environment gets on top of this job's."""
+        return {}
+
     def served_model(self) -> str:
         return self.name
 
@@ -164,6 +168,7 @@ class ManagedServerEngine(Engine):
             launcher = subprocess.Popen(
                 slurm_step.as_job_step(supervisor_command, files.log),  # in a SLURM job: its own step, which outlives this one
                 start_new_session=True,  # outlives this job, so later jobs can join it
+                env={**os.environ, **self.launch_env()},
                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log,
             )
         deadline = time.monotonic() + SUPERVISOR_START_S

@@ -3,7 +3,7 @@
 Flag names follow SGLang's server arguments (docs/advanced_features/server_arguments.md in
 sgl-project/sglang: --model-path, --tp-size, --mem-fraction-static, --context-length,
 --random-seed, --reasoning-parser, --tool-call-parser, --sampling-defaults,
---enable-deterministic-inference, --enable-metrics, --served-model-name, --revision).
+--enable-deterministic-inference, --enable-metrics, --served-model-name).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from .base import Endpoint, EngineError, package_version
+from .hub import OFFLINE_ENV, read_record
 from .managed import ManagedServerEngine
 from .weights import file_sha256
 
@@ -29,10 +30,11 @@ class SGLangEngine(ManagedServerEngine):
     grammar_field = "ebnf"
     server_module = "sglang.launch_server"
 
-    def __init__(self, name: str, cfg: dict[str, Any], **kwargs):
+    def __init__(self, name: str, cfg: dict[str, Any], *, models_dir: Path, **kwargs):
         super().__init__(name, **kwargs)
         self.cfg = cfg
         self.settings = cfg["sglang"]
+        self.models_dir = models_dir  # where the weights job's record of a hub model lies
 
     def served_model(self) -> str:
         return self.settings.get("served_model_name") or self.name
@@ -42,6 +44,11 @@ class SGLangEngine(ManagedServerEngine):
         """The model as a local file or folder, or None when model_path is a hub id."""
         path = Path(self.settings["model_path"]).expanduser()
         return path.resolve() if path.exists() else None
+
+    @cached_property
+    def hub_weights(self) -> dict[str, Any]:
+        """A hub model's record from the weights job (slmbench/engines/hub.py): commit and snapshot folder."""
+        return read_record(self.name, self.cfg, self.models_dir)
 
     def answer_flags(self) -> list[str]:
         """Flags that can change the answers; port, host, memory fraction, metrics and the served name cannot."""
@@ -59,9 +66,9 @@ class SGLangEngine(ManagedServerEngine):
         return flags + [str(a) for a in s.get("extra_args", [])]
 
     def model_identity(self) -> dict[str, Any]:
-        """Hub id and revision, or the content hash of a local file or folder."""
+        """Hub id and the commit the weights job fetched, or the content hash of a local file or folder."""
         if self.local_path is None:
-            return {"hub_id": self.settings["model_path"], "revision": self.settings.get("revision") or "unpinned"}
+            return {"hub_id": self.hub_weights["hub_id"], "commit": self.hub_weights["commit"]}
         memo = self.state_dir / "hashes"
         if self.local_path.is_file():
             return {"weights_sha256": file_sha256(self.local_path, memo)}
@@ -77,16 +84,18 @@ class SGLangEngine(ManagedServerEngine):
         s = self.settings
         command = [
             sys.executable, "-m", self.server_module,
-            "--model-path", str(self.local_path or s["model_path"]),
+            # Never a hub id: a hub model starts from the snapshot the weights job fetched, offline.
+            "--model-path", str(self.local_path or self.hub_weights["snapshot"]),
             "--host", "127.0.0.1", "--port", str(port),
             "--mem-fraction-static", str(s["mem_fraction_static"]),
             "--served-model-name", served_model,
         ]
-        if s.get("revision") and self.local_path is None:
-            command += ["--revision", s["revision"]]
         if s.get("enable_metrics"):
             command.append("--enable-metrics")
         return command + self.answer_flags()
+
+    def launch_env(self) -> dict[str, str]:
+        return dict(OFFLINE_ENV)
 
     def open(self) -> Endpoint:
         top = self.server_module.split(".")[0]

@@ -13,7 +13,7 @@ import yaml
 
 from conftest import REPO
 from hub_cache import COMMIT, lay_out, offline
-from slmbench.config import validate_config
+from slmbench.config import cell_slice, validate_config
 from slmbench.engines import EngineError, make_engine
 from slmbench.engines.hub import OFFLINE_ENV, fetch, read_record, record_path, require_tokens, weights_slice
 
@@ -193,3 +193,9 @@ def test_the_paper_grid_plans_one_weights_job_per_model_before_its_generation(tm
         inputs = {p.strip() for p in job.split("input:", 1)[1].split("\n", 1)[0].split(",")}
         model = job.split("wildcards: model=", 1)[1].split(",", 1)[0]
         assert record_path("resources/models", model) in inputs, job
+
+
+def test_marking_a_model_gated_reruns_none_of_its_cells(tmp_path):
+    plain, gated = (validate_config(config_with(tmp_path, gated=g)) for g in (False, True))
+    assert cell_slice(plain, "tiny", "base", "fpb") == cell_slice(gated, "tiny", "base", "fpb")
+    assert cell_slice(validate_config(config_with(tmp_path, revision=COMMIT)), "tiny", "base", "fpb") != cell_slice(plain, "tiny", "base", "fpb")

@@ -8,6 +8,7 @@ min_version("9.0")
 
 include: "rules/common.smk"
 include: "rules/data.smk"
+include: "rules/weights.smk"
 include: "rules/generate.smk"
 include: "rules/score.smk"
 include: "rules/results.smk"
@@ -27,6 +28,7 @@ onstart:
 localrules:
     all,
     download,
+    weights,
     score,
     results,
     search_index,

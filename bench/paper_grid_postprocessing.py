@@ -36,6 +36,7 @@ sys.path.insert(0, str(ROOT))
 from slmbench import registry  # noqa: E402
 from slmbench.config import grid, validate_config  # noqa: E402
 from slmbench.data import read_dataset, sample_records, write_jsonl  # noqa: E402
+from slmbench.engines.hub import fetch, hub_id, record_path, weights_slice  # noqa: E402
 
 FINBEN = Path("/work/shared/data/finben")
 # Datasets of the paper without an offline subset: rows of one with the same task type and labels.
@@ -125,6 +126,22 @@ def snakemake(python: Path, workdir: Path, *args: str) -> float:
     return timed_run(cmd, " ".join(cmd), env={**os.environ, "PYTHONPATH": str(ROOT)})[0]
 
 
+def fetched_weights(workdir: Path, config: dict) -> None:
+    """Each model's weights record, as if the weights job had fetched it (offline, from a stand-in hub
+    cache holding only a config.json), written before the generations so that these stay up to date."""
+    os.environ["HF_HUB_OFFLINE"] = "1"  # read when huggingface_hub is imported, below
+    for name, model in config["models"].items():
+        repo = hub_id(model)
+        snapshot = workdir / "hub" / ("models--" + repo.replace("/", "--")) / "snapshots" / ("0" * 40)
+        snapshot.mkdir(parents=True, exist_ok=True)
+        (snapshot / "config.json").write_text("{}")
+        (snapshot / "model.safetensors").write_text("")
+        (snapshot.parent.parent / "refs").mkdir(exist_ok=True)
+        (snapshot.parent.parent / "refs" / "main").write_text("0" * 40)
+        with open(os.devnull, "w") as log:
+            fetch(name, weights_slice(model), config["hub_cache"], record_path(workdir / config["models_dir"], name), log)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cores", type=int, default=2)
@@ -136,12 +153,13 @@ def main() -> None:
     python = install_python(Path(environment.name) / "venv")
     try:
         config = yaml.safe_load((ROOT / "configs/paper.yaml").read_text())
-        config.update(data_mirror=str(workdir / "mirror"), cache_dir=str(workdir / "cache"))
+        config.update(data_mirror=str(workdir / "mirror"), cache_dir=str(workdir / "cache"), hub_cache=str(workdir / "hub"))
         workdir.mkdir(parents=True, exist_ok=True)
         (workdir / "config.yaml").write_text(yaml.safe_dump(config))
         config = validate_config(config)
         mirror(workdir / "mirror", args.finben, list(config["datasets"]))
         setup = snakemake(python, workdir, "--cores", str(args.cores), *(f"resources/datasets/{d}.jsonl" for d in config["datasets"]), "resources/search_index")
+        fetched_weights(workdir, config)
         print(f"set-up (downloads from the mirror, search index; not timed below): {setup:.1f} s")
         start = time.perf_counter()
         rng = random.Random(0)

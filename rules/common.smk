@@ -16,11 +16,14 @@ from slmbench.config import (
     run_design,
     search_corpus,
 )
+from slmbench.engines.hub import hub_id, record_path, require_tokens, weights_slice
 from slmbench.paradigms import KINDS
 from slmbench.results import catalog
 
 # In place: rules and scripts see the same (validated, defaults filled) dict.
 config.update(load_workflow_config(config, workflow))
+# Before any job: a gated model whose weights are not fetched yet needs a token (slmbench/engines/hub.py).
+require_tokens(config)
 
 
 # The names the config accepts (schemas/config.schema.yaml, $defs.name), so no wildcard spans a '/'.
@@ -55,6 +58,17 @@ def search_index_input(wildcards):
     """Agent paradigms search a local BM25 index; the base paradigm needs none."""
     kind = KINDS[config["paradigms"][wildcards.paradigm]["kind"]]
     return ["resources/search_index"] if kind.agents else []
+
+
+def weights_params(wildcards):
+    return canonical(weights_slice(config["models"][wildcards.model]))
+
+
+def weights_input(wildcards):
+    """An SGLang model from the hub starts from the weights job's record; the others need none."""
+    if hub_id(config["models"][wildcards.model]):
+        return [record_path(config["models_dir"], wildcards.model)]
+    return []
 
 
 def generation_env(wildcards):

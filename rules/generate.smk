@@ -2,6 +2,7 @@ rule generate:
     input:
         dataset="resources/datasets/{dataset}.jsonl",
         index=search_index_input,
+        weights=weights_input,
     output:
         "results/generations/{model}/{paradigm}/{dataset}.jsonl",
         meta="results/generations/{model}/{paradigm}/{dataset}.meta.json",

@@ -32,7 +32,7 @@ DEFAULT_CONFIG = ROOT / "config.yaml"
 # Model settings that only label results (plots, tables) or say how to run the server
 # (threads, GPU memory, metrics): changing them reruns no generation.
 LABEL_KEYS = ("family", "size_b", "checkpoint")
-RUN_ONLY_KEYS = {"server": ("threads",), "sglang": ("mem_fraction_static", "enable_metrics", "served_model_name")}
+RUN_ONLY_KEYS = {"server": ("threads",), "sglang": ("mem_fraction_static", "enable_metrics", "served_model_name", "gated")}
 
 
 class ConfigError(ValueError):

@@ -239,7 +239,7 @@ def test_a_raw_completion_reaches_the_real_server_without_the_chat_template(tmp_
     messages = [{"role": "user", "content": "The stock rose 5% today. Sentiment:"}]
     try:
         client = ChatClient(lambda: endpoint, {"engine": "llamacpp", "model": "smol"}, RequestCache(tmp_path / "cache"),
-                            {"temperature": 0.0, "top_p": 0.9, "max_tokens": 5, "seed": 0})
+                            {**schema_defaults("sampling"), "max_tokens": 5}, sampling_fields=server.sampling_fields)
 
         async def calls():
             raw = await request_fn(client, {"prompt_format": "completion"})(messages, "base")

@@ -28,6 +28,13 @@ CASES = {
     # The OpenAI client (0.4 s) is not imported at the job's start: the client imports it while the
     # server loads, on the first request the cache cannot answer.
     "generate job": ("import slmbench.generate, slmbench.config", ["openai", "pandas", "matplotlib"]),
+    # Every plan checks the gated models' token: with HF_TOKEN set, without huggingface_hub (0.2 s).
+    "gated-model check at plan time": (
+        "import os, yaml; os.environ['HF_TOKEN'] = 'hf_placeholder'\n"
+        "from slmbench.config import ROOT, validate_config; from slmbench.engines.hub import require_tokens\n"
+        "require_tokens(validate_config(yaml.safe_load((ROOT / 'configs/paper.yaml').read_text())))",
+        ["huggingface_hub"],
+    ),
 }
 
 

@@ -2,8 +2,10 @@
 local processes that stand in for the server, and the parsing of SGLang's /metrics."""
 
 import copy
+import hashlib
 import importlib.util
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -16,7 +18,10 @@ from slmbench.engines import EngineError, make_engine
 from slmbench.engines import server_metrics
 from slmbench.engines.server_files import ServerFiles, pid_alive
 from slmbench.engines.sglang import SGLangEngine
+from slmbench.engines.hub import fetch, hub_id, record_path, weights_slice
 from slmbench.registry import DATASETS
+
+from hub_cache import lay_out, offline
 
 FIXTURE = Path(__file__).parent / "fixtures" / "sglang_metrics.txt"
 
@@ -36,9 +41,27 @@ def model_cfg(**sglang) -> dict:
     return validate_config(config)["models"]["qwen"]
 
 
+def commit_of(cfg) -> str:
+    """A made-up commit per hub id and revision, as the hub would resolve them."""
+    return hashlib.sha1(repr(sorted(weights_slice(cfg).items())).encode()).hexdigest()
+
+
 def engine(tmp_path, cfg=None, name="qwen", cls=SGLangEngine, **kwargs) -> SGLangEngine:
-    kwargs = {"ready_timeout_s": 30, "idle_timeout_s": 0, "state_dir": tmp_path / "servers", "log": sys.stderr, **kwargs}
-    return cls(name, cfg or model_cfg(), **kwargs)
+    """The engine; a hub model's weights fetched first (the weights job, from a laid-out hub cache)."""
+    cfg = cfg or model_cfg()
+    models_dir = tmp_path / "models"
+    if hub_id(cfg):
+        lay_out(tmp_path / "hub", hub_id(cfg), commit_of(cfg), ref=cfg["sglang"]["revision"] or "main")
+        with pytest.MonkeyPatch.context() as patch, open(os.devnull, "w") as log:
+            offline(patch)
+            fetch(name, weights_slice(cfg), str(tmp_path / "hub"), record_path(models_dir, name), log)
+    kwargs = {"ready_timeout_s": 30, "idle_timeout_s": 0, "state_dir": tmp_path / "servers", "log": sys.stderr,
+              "models_dir": models_dir, **kwargs}
+    return cls(name, cfg, **kwargs)
+
+
+def snapshot(tmp_path, cfg) -> str:
+    return str(tmp_path / "hub" / ("models--" + hub_id(cfg).replace("/", "--")) / "snapshots" / commit_of(cfg))
 
 
 def flag_value(command: list[str], flag: str) -> str:
@@ -51,7 +74,7 @@ def test_the_launch_command_carries_every_setting(tmp_path):
     command = engine(tmp_path).launch_command(4321, "qwen")
     assert command[:3] == [sys.executable, "-m", "sglang.launch_server"]
     assert all(isinstance(part, str) for part in command)
-    expected = {"--model-path": "Qwen/Qwen2.5-7B-Instruct", "--host": "127.0.0.1", "--port": "4321", "--tp-size": "1",
+    expected = {"--model-path": snapshot(tmp_path, model_cfg()), "--host": "127.0.0.1", "--port": "4321", "--tp-size": "1",
                 "--mem-fraction-static": "0.85", "--context-length": "32768", "--random-seed": "0", "--served-model-name": "qwen"}
     assert {flag: flag_value(command, flag) for flag in expected} == expected
     assert "--enable-metrics" in command  # on by default: the per-cell server statistics need it
@@ -68,7 +91,7 @@ def test_optional_flags_appear_when_set(tmp_path):
                     served_model_name="Qwen2.5-7B", tp_size=2, random_seed=7, extra_args=["--chunked-prefill-size", "4096"])
     made = engine(tmp_path, cfg)
     command = made.launch_command(1, made.served_model())
-    assert flag_value(command, "--revision") == "abc123"
+    assert "--revision" not in command and flag_value(command, "--model-path") == snapshot(tmp_path, cfg)
     assert flag_value(command, "--reasoning-parser") == "qwen3"
     assert flag_value(command, "--tool-call-parser") == "qwen25"
     assert flag_value(command, "--dtype") == "bfloat16"
@@ -91,7 +114,7 @@ def test_a_local_folder_is_served_by_its_path(tmp_path):
 
 def test_make_engine_builds_the_sglang_engine(tmp_path):
     server = {"ready_timeout_s": 12, "idle_timeout_s": 3, "state_dir": str(tmp_path / "s"), "max_restarts": 1}
-    made = make_engine("qwen", model_cfg(), models_dir=tmp_path, server=server)
+    made = make_engine("qwen", model_cfg(), models_dir=tmp_path / "models", server=server)
     assert isinstance(made, SGLangEngine) and made.ready_timeout_s == 12 and made.state_dir == tmp_path / "s"
     assert made.health_path == "/health_generate"
 
@@ -115,8 +138,9 @@ def test_a_llamacpp_model_gets_no_sglang_settings():
 
 
 def test_the_paper_config_is_the_full_grid():
-    # The 20 datasets of the paper's grid (ccfraud and travelinsurance are extra FinBen sets).
-    PAPER_DATASETS = tuple(n for n in DATASETS if n not in ("ccfraud", "travelinsurance"))
+    # The 20 datasets of the paper's grid (ccfraud and travelinsurance are extra FinBen sets), less
+    # ConvFinQA, whose dialogues FinBen fills turn by turn (README, "Fidelity").
+    PAPER_DATASETS = tuple(n for n in DATASETS if n not in ("ccfraud", "travelinsurance", "convfinqa"))
     config = validate_config(yaml.safe_load((ROOT / "configs" / "paper.yaml").read_text()))
     # The paper's datasets, exactly, and every model under every paradigm on each of them.
     assert set(config["datasets"]) == set(PAPER_DATASETS)
@@ -135,7 +159,7 @@ def fingerprint(tmp_path, **sglang):
 
 def test_the_fingerprint_names_model_revision_engine_and_answer_flags(tmp_path):
     fp = fingerprint(tmp_path)
-    assert fp["engine"] == "sglang" and fp["hub_id"] == "Qwen/Qwen2.5-7B-Instruct" and fp["revision"] == "unpinned"
+    assert fp["engine"] == "sglang" and fp["hub_id"] == "Qwen/Qwen2.5-7B-Instruct" and fp["commit"] == commit_of(model_cfg())
     assert "sglang" in fp  # the installed version, or "not installed"
     assert "--context-length" in fp["flags"]
 

@@ -20,7 +20,7 @@ PAPER = validate_config(yaml.safe_load((ROOT / "configs" / "paper.yaml").read_te
 
 def server_params(name: str, model: dict) -> dict:
     request_model = sglang_module("sglang.srt.entrypoints.openai.protocol").ChatCompletionRequest
-    engine = SGLangEngine(name, model, ready_timeout_s=1, idle_timeout_s=0)
+    engine = SGLangEngine(name, model, models_dir=ROOT / "resources" / "models", ready_timeout_s=1, idle_timeout_s=0)
     args, extra = engine.sampling_fields.request(model["sampling"])
     request = request_model(model=name, messages=[{"role": "user", "content": "Sentiment?"}], **args, **extra)
     return request.to_sampling_params(stop=[], model_generation_config=GENERATION_CONFIG)

@@ -35,5 +35,5 @@ def make_engine(name: str, cfg: dict[str, Any], *, models_dir: Path, server: dic
     if kind == "sglang":
         from .sglang import SGLangEngine
 
-        return SGLangEngine(name, cfg, **managed)
+        return SGLangEngine(name, cfg, models_dir=models_dir, **managed)
     raise EngineError(f"models.{name}.engine: unknown engine {kind!r} (known: llamacpp, openai, sglang)")

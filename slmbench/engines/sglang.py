@@ -3,7 +3,7 @@
 Flag names follow SGLang's server arguments (docs/advanced_features/server_arguments.md in
 sgl-project/sglang: --model-path, --tp-size, --mem-fraction-static, --context-length,
 --random-seed, --reasoning-parser, --tool-call-parser, --sampling-defaults,
---enable-deterministic-inference, --enable-metrics, --served-model-name, --revision).
+--enable-deterministic-inference, --enable-metrics, --served-model-name).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from .base import Endpoint, EngineError, package_version
+from .hub import OFFLINE_ENV, read_record
 from .managed import ManagedServerEngine
 from .weights import file_sha256
 
@@ -44,22 +45,29 @@ class SGLangEngine(ManagedServerEngine):
     grammar_field = "ebnf"
     server_module = "sglang.launch_server"
 
-    def __init__(self, name: str, cfg: dict[str, Any], **kwargs):
+    def __init__(self, name: str, cfg: dict[str, Any], *, models_dir: Path, **kwargs):
         super().__init__(name, **kwargs)
         self.cfg = cfg
         self.settings = cfg["sglang"]
+        self.models_dir = models_dir  # where the weights job's record of a hub model lies
 
     def served_model(self) -> str:
         return self.settings.get("served_model_name") or self.name
 
     def server_env(self) -> dict[str, str]:
-        """The grammar wait sized for the vocabulary, then the config's own variables (`sglang.env`)."""
+        """The grammar wait sized for the vocabulary, the config's own variables (`sglang.env`), and last,
+        so that nothing undoes them, the variables that keep the server off the hub."""
         polls = round(grammar_wait_s(self.vocab_size()) / GRAMMAR_POLL_S)
-        return {"SGLANG_GRAMMAR_MAX_POLL_ITERATIONS": str(polls), **self.settings["env"]}
+        return {"SGLANG_GRAMMAR_MAX_POLL_ITERATIONS": str(polls), **self.settings["env"], **OFFLINE_ENV}
+
+    def model_folder(self) -> Path:
+        """What the server loads: the local path, or the snapshot the weights job fetched."""
+        return self.local_path or Path(self.hub_weights["snapshot"])
 
     def vocab_size(self) -> int | None:
-        """From a local model folder's config.json; None where it cannot be read (a hub id, a file)."""
-        config = self.local_path / "config.json" if self.local_path and self.local_path.is_dir() else None
+        """From the model folder's config.json; None where it cannot be read (a single file, say)."""
+        folder = self.model_folder()
+        config = folder / "config.json" if folder.is_dir() else None
         try:
             with open(config, "rb") as f:  # a model's config.json is a few kB
                 data = json.loads(f.read(1 << 20))
@@ -76,6 +84,11 @@ class SGLangEngine(ManagedServerEngine):
         """The model as a local file or folder, or None when model_path is a hub id."""
         path = Path(self.settings["model_path"]).expanduser()
         return path.resolve() if path.exists() else None
+
+    @cached_property
+    def hub_weights(self) -> dict[str, Any]:
+        """A hub model's record from the weights job (slmbench/engines/hub.py): commit and snapshot folder."""
+        return read_record(self.name, self.cfg, self.models_dir)
 
     def answer_flags(self) -> list[str]:
         """Flags that can change the answers; port, host, memory fraction, metrics and the served name cannot."""
@@ -96,9 +109,9 @@ class SGLangEngine(ManagedServerEngine):
         return flags + [str(a) for a in s.get("extra_args", [])]
 
     def model_identity(self) -> dict[str, Any]:
-        """Hub id and revision, or the content hash of a local file or folder."""
+        """Hub id and the commit the weights job fetched, or the content hash of a local file or folder."""
         if self.local_path is None:
-            return {"hub_id": self.settings["model_path"], "revision": self.settings.get("revision") or "unpinned"}
+            return {"hub_id": self.hub_weights["hub_id"], "commit": self.hub_weights["commit"]}
         memo = self.state_dir / "hashes"
         if self.local_path.is_file():
             return {"weights_sha256": file_sha256(self.local_path, memo)}
@@ -117,13 +130,12 @@ class SGLangEngine(ManagedServerEngine):
         s = self.settings
         command = [
             sys.executable, "-m", self.server_module,
-            "--model-path", str(self.local_path or s["model_path"]),
+            # Never a hub id: a hub model starts from the snapshot the weights job fetched, offline.
+            "--model-path", str(self.model_folder()),
             "--host", "127.0.0.1", "--port", str(port),
             "--mem-fraction-static", str(s["mem_fraction_static"]),
             "--served-model-name", served_model,
         ]
-        if s.get("revision") and self.local_path is None:
-            command += ["--revision", s["revision"]]
         if s.get("enable_metrics"):
             command.append("--enable-metrics")
         return command + self.answer_flags()

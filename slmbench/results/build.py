@@ -26,6 +26,8 @@ from .headline import headline
 from .html import cells_page, table_page
 from .tables import Study, build_tables, cell_answers
 
+CSV_FLOAT = "%.10g"  # ten significant digits: no binary noise (45.620599999999996) in the CSVs people read
+
 
 def build_results(summaries: Sequence[str], samples: Sequence[str], datasets: Sequence[str], out: Mapping[str, str], *,
                   labels: dict[str, Any], design: dict[str, Any], options: dict[str, Any], log: TextIO,
@@ -36,7 +38,7 @@ def build_results(summaries: Sequence[str], samples: Sequence[str], datasets: Se
     and <figure> for each catalog figure."""
     start = time.perf_counter()
     cells = cells_table(summaries, labels=labels)
-    cells.to_csv(out["cells_csv"], index=False)
+    cells.to_csv(out["cells_csv"], index=False, float_format=CSV_FLOAT)
     cells.to_parquet(out["cells_parquet"], index=False)
     sample_rows = [r for p in samples for r in read_jsonl(p)]  # read once: the samples table and the scored answers
     samples_table(sample_rows).to_parquet(out["samples"], index=False)
@@ -49,7 +51,7 @@ def build_results(summaries: Sequence[str], samples: Sequence[str], datasets: Se
     for table in TABLES:
         frame = tables[table.name]
         if "csv" in table.formats:
-            frame.to_csv(out[f"{table.name}_csv"], index=False)
+            frame.to_csv(out[f"{table.name}_csv"], index=False, float_format=CSV_FLOAT)
         if "parquet" in table.formats:
             frame.to_parquet(out[f"{table.name}_parquet"], index=False)
         if "html" in table.formats:

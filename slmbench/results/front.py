@@ -33,13 +33,6 @@ def _number(value: Any, column: str) -> str:
     return f"{value:.2f}"
 
 
-def readable_share(cells: pd.DataFrame) -> pd.Series:
-    """Per paradigm: the share of samples with an answer the scorer could read (what completion
-    means for a score: a grammar agent completes its protocol but may name no label)."""
-    read = cells["n"] - cells["n_missing_answer"]
-    return read.groupby(cells["paradigm"], sort=False).sum() / cells["n"].groupby(cells["paradigm"], sort=False).sum()
-
-
 def verdict(table2: pd.DataFrame, cells: pd.DataFrame, comparisons: pd.DataFrame) -> list[str]:
     """Three lines: the best paradigm on quality (NRQ, with its mark when it rests on flagged
     answers), the cheapest on cost (tokens per sample), and whether the difference is testable."""
@@ -73,7 +66,6 @@ def front_page(table2: pd.DataFrame, cells: pd.DataFrame, comparisons: pd.DataFr
     """The HTML fragment: verdict, then Table 2 with the paper's row under each paradigm of its kinds."""
     kinds = {name: p.get("kind") for name, p in design.get("paradigms", {}).items()}
     constrained = {name for name, p in design.get("paradigms", {}).items() if p.get("constrain") not in (None, "none")}
-    readable = readable_share(cells) if "n_missing_answer" in cells else pd.Series(dtype=float)
     marks = cells.groupby("paradigm", sort=False)["flagged"].any() if "flagged" in cells else pd.Series(dtype=bool)
     head = "".join(f"<th>{label}</th>" for label in ["paradigm", *COLUMNS.values()])
     body = []
@@ -82,8 +74,8 @@ def front_page(table2: pd.DataFrame, cells: pd.DataFrame, comparisons: pd.DataFr
         values = []
         for column in COLUMNS:
             text = _number(row.get(column), column)
-            if column == "completion_rate" and name in readable:
-                text += f" ({percent(readable[name])})"
+            if column == "completion_rate" and "answer_read_rate" in row:
+                text += f" ({percent(row['answer_read_rate'])})"
             values.append(text)
         label = html.escape(name) + (" &#8224;" if marks.get(name, False) else "")
         body.append("<tr><td>" + label + "</td>" + "".join(f"<td>{v}</td>" for v in values) + "</tr>")

@@ -63,13 +63,14 @@ def cut(record: dict[str, Any]) -> bool:
 
 
 def sample_validity(spec: DatasetSpec, record: dict[str, Any], sample: dict, answer: Any, sample_score: Any) -> dict[str, bool]:
-    """The per-sample columns `echo`, `cut` and `disagree` (FinBen-exact's per-sample score differs)."""
+    """The per-sample columns `echo`, `cut` (only where an answer was read: a failed sample's score
+    rests on no reply) and `disagree` (FinBen-exact's per-sample score differs)."""
     from . import finben
     from .metrics import task_of
 
     task = task_of(spec)
     exact = task.item_score(spec, finben.item(spec, None if record.get("failure") else record.get("output"), sample))
-    return {"echo": echoed(record, answer), "cut": cut(record), "disagree": _differ(sample_score, exact)}
+    return {"echo": echoed(record, answer), "cut": answer is not None and cut(record), "disagree": _differ(sample_score, exact)}
 
 
 def _differ(a: Any, b: Any) -> bool:

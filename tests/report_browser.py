@@ -11,14 +11,16 @@ import subprocess
 from pathlib import Path
 
 PROBE = """<script>
-window.addEventListener('load', () => setTimeout(() => {
+const probe = setInterval(() => {
   const box = document.querySelector('.prose');
+  if (!box) return;
+  clearInterval(probe);
   const rect = box ? box.getBoundingClientRect() : null;
   const out = document.createElement('pre'); out.id = 'layout-probe';
   out.textContent = JSON.stringify(rect && {top: rect.top, bottom: rect.bottom, height: innerHeight, width: innerWidth,
                                              text: box.innerText.slice(0, 80)});
   document.body.appendChild(out);
-}, 500));
+}, 200);
 </script>"""
 
 
@@ -29,7 +31,8 @@ def browser() -> str | None:
 def landing_layout(report: Path, width: int = 1366, height: int = 768) -> dict:
     """The landing page's description box in the window: top, bottom, window height, its first text."""
     probed = report.with_name("probed.html")
-    probed.write_text(report.read_text().replace("</body>", PROBE + "</body>"))
+    head, tail = report.read_text().rsplit("</body>", 1)  # the document's own end (embedded pages have theirs)
+    probed.write_text(head + PROBE + "</body>" + tail)
     dom = subprocess.run(
         [browser(), "--headless", "--no-sandbox", "--disable-gpu", f"--window-size={width},{height}",
          "--virtual-time-budget=5000", "--dump-dom", probed.as_uri()],

@@ -2,6 +2,7 @@
 base-only and one-model cases the workflow must survive."""
 
 import json
+import re
 
 import numpy as np
 import pandas as pd
@@ -30,6 +31,7 @@ from slmbench.results.tables import (
 )
 from slmbench.registry import DATASETS
 from slmbench.results.constrained import constrained_table
+from slmbench.results.front import front_page
 
 
 def analysis_pages(**tables):
@@ -343,3 +345,17 @@ def test_comparisons_no_test_can_reach_the_threshold_say_so_in_one_sentence(tmp_
     assert not can_reach(table) and can_reach(comparisons_table(answers, ["base", "agent"], n_resamples=200)) == (2.0 ** (1 - len(FPB)) * 2 < 0.05)
     page = table_page(next(t for t in catalog.TABLES if t.name == "comparisons"), table)
     assert "No paired test can show a difference at this sample size" in page and "<table" not in page
+
+
+def test_the_front_page_gives_the_verdict_and_table_2_beside_the_papers():
+    cells = hand_cells().assign(n_missing_answer=2, flagged=False)
+    cells.loc[cells["paradigm"] == "agent", "flagged"] = True
+    cells.loc[(cells["paradigm"] == "base") & (cells["model"] == "m1") & (cells["dataset"] == "d1"), "score"] = 0.0
+    table = paradigm_table(cells, n_boot=20)
+    design = {"paradigms": {"base": {"kind": "base", "constrain": "none"}, "agent": {"kind": "single_agent", "constrain": "none"}}}
+    comparisons = pd.DataFrame({"n": [3, 3], "min_p": [0.25, 0.25], "favours": ["", ""]})
+    front = front_page(table, cells, comparisons, design)
+    assert front.count("<li>") == 3 and "Not testable: with 10 samples" in front  # n is the cells' largest
+    assert "<td>agent &#8224;</td>" in front and "<td>base</td>" in front  # the flagged paradigm is marked
+    assert "99.67%" in front and "4.85" in front and re.search(r"\d+\.\d\d% \(80\.00%\)", front)  # the paper's rows; rates as percentages
+    assert "e+0" not in front and "&lt;" not in front.replace("p &lt; 0.05", "")

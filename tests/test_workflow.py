@@ -222,7 +222,7 @@ def test_no_table_prints_escaped_html_an_epsilon_or_a_count_with_decimals(run):
     tables = run / "results/tables"
     for page in tables.glob("*.html"):
         text = page.read_text()
-        assert "&lt;" not in text and "&amp;ndash;" not in text, page
+        assert not re.search(r"&lt;/?(small|b|br|p|td|tr|th|table|em)\b", text) and "&amp;ndash;" not in text, page
     for path in tables.glob("*.csv"):
         text = path.read_text()
         assert not re.search(r"\d\.\d*9999999|\d\.\d*0000000\d|e\+0[5-9]|e-08", text), path

@@ -33,13 +33,6 @@ def _number(value: Any, column: str) -> str:
     return f"{value:.2f}"
 
 
-def readable_share(cells: pd.DataFrame) -> pd.Series:
-    """Per paradigm: the share of samples with an answer the scorer could read (what completion
-    means for a score: a grammar agent completes its protocol but may name no label)."""
-    read = cells["n"] - cells["n_missing_answer"]
-    return read.groupby(cells["paradigm"], sort=False).sum() / cells["n"].groupby(cells["paradigm"], sort=False).sum()
-
-
 def verdict(table2: pd.DataFrame, cells: pd.DataFrame, comparisons: pd.DataFrame) -> list[str]:
     """Three lines: the best paradigm on quality (NRQ, with its mark when it rests on flagged
     answers), the cheapest on cost (tokens per sample), and whether the difference is testable."""
@@ -72,8 +65,7 @@ def verdict(table2: pd.DataFrame, cells: pd.DataFrame, comparisons: pd.DataFrame
 def front_page(table2: pd.DataFrame, cells: pd.DataFrame, comparisons: pd.DataFrame, design: dict[str, Any]) -> str:
     """The HTML fragment: verdict, then Table 2 with the paper's row under each paradigm of its kinds."""
     kinds = {name: p.get("kind") for name, p in design.get("paradigms", {}).items()}
-    constrained = {name for name, p in design.get("paradigms", {}).items() if p.get("constrain")}
-    readable = readable_share(cells) if "n_missing_answer" in cells else pd.Series(dtype=float)
+    constrained = {name for name, p in design.get("paradigms", {}).items() if p.get("constrain") not in (None, "none")}
     marks = cells.groupby("paradigm", sort=False)["flagged"].any() if "flagged" in cells else pd.Series(dtype=bool)
     head = "".join(f"<th>{label}</th>" for label in ["paradigm", *COLUMNS.values()])
     body = []
@@ -82,8 +74,8 @@ def front_page(table2: pd.DataFrame, cells: pd.DataFrame, comparisons: pd.DataFr
         values = []
         for column in COLUMNS:
             text = _number(row.get(column), column)
-            if column == "completion_rate" and name in readable:
-                text += f" ({percent(readable[name])})"
+            if column == "completion_rate" and "answer_read_rate" in row:
+                text += f" ({percent(row['answer_read_rate'])})"
             values.append(text)
         label = html.escape(name) + (" &#8224;" if marks.get(name, False) else "")
         body.append("<tr><td>" + label + "</td>" + "".join(f"<td>{v}</td>" for v in values) + "</tr>")
@@ -95,5 +87,6 @@ def front_page(table2: pd.DataFrame, cells: pd.DataFrame, comparisons: pd.DataFr
     notes = (f"&#8224; rests on flagged answers. Grey rows: the paper ({paper.SOURCE}; 24 models, 50 samples). "
              f"Ours: {n_models} model(s); completed (read): samples that ended with an answer (with one the scorer could read). "
              "NRQ leaves out datasets whose base scored 0.")
-    return (f"<ul>{lines}</ul><table style='font-size:12px'><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+    # Snakemake's landing box is 32rem wide (max-w-lg): Table 2 needs one line per row to fit the window's height
+    return (f"<style>.prose.max-w-lg{{max-width:54rem}}.prose.max-w-lg td,.prose.max-w-lg th{{padding-top:2px;padding-bottom:2px}}</style><ul>{lines}</ul><table style='font-size:12px'><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
             f"<p style='font-size:11px'>{notes}</p>")

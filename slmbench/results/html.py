@@ -32,7 +32,7 @@ HEADERS = {
     "llm_calls_per_sample": "LLM calls / sample", "cached_call_share": "share of calls from cache",
     "composite_z": "composite z", "leading_advantage_pct": "leading advantage (%)", "p_value": "p", "p_holm": "p (Holm)",
     "p_bh": "p (BH)", "diff": "A - B", "hardware_label": "hardware", "n_models": "models", "n_cells": "cells",
-    "failure_rate": "failure rate", "n_datasets_zero_base": "datasets with base score 0", "n_nrq_undefined": "cells left out of NRQ (base 0)", "failed": "failed samples",
+    "failure_rate": "failure rate", "n_datasets_zero_base": "datasets with base score 0", "n_nrq_undefined": "cells left out of NRQ (base 0)", "answer_read_rate": "answers the scorer read", "failed": "failed samples",
     "tokens_per_s_cell_mean": "tokens / s (mean of cells)", "score_finben": "score (FinBen-exact)",
     "score_ci_low": "score CI low", "score_ci_high": "score CI high", "paradigm_a": "paradigm A", "paradigm_b": "paradigm B", "score_a": "score A", "score_b": "score B",
     "n": "samples", "n_missing_answer": "samples without an answer", "n_datasets": "datasets", "energy_j": "energy (J, whole cell)",
@@ -197,13 +197,14 @@ def paradigms_view(frame: pd.DataFrame):
     n_models = int(frame["n_models"].max()) if len(frame) else 0
     for column in ["nrq", *COST_COLUMNS, "tokens_per_s_cell_mean"]:
         frame = with_ci(frame, column, missing="undefined" if column == "nrq" else "&ndash;", fmt=percent if column == "completion_rate" else None)
-    if "failure_rate" in frame:
-        frame["failure_rate"] = frame["failure_rate"].map(percent)
+    for rate in ("failure_rate", "answer_read_rate"):
+        if rate in frame:
+            frame[rate] = frame[rate].map(percent)
     note = (f"With {n_models} model(s) the brackets are the range over models (fewer than {MIN_MODELS_FOR_CI} models make no 95% interval)."
             if n_models < MIN_MODELS_FOR_CI else "The brackets are 95% bootstrap intervals over models.")
     undefined = int(frame["n_nrq_undefined"].sum()) if "n_nrq_undefined" in frame else 0
     note += f" NRQ leaves out {undefined} model x dataset cell(s) whose base score is 0 (the gain over 0 is undefined)."
-    return [("Per paradigm", frame)], note, ("nrq", *COST_COLUMNS, "tokens_per_s_cell_mean", "failure_rate")
+    return [("Per paradigm", frame)], note, ("nrq", *COST_COLUMNS, "tokens_per_s_cell_mean", "failure_rate", "answer_read_rate")
 
 
 def nrq_view(frame: pd.DataFrame):

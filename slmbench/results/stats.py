@@ -110,7 +110,8 @@ def leading_advantage(cells: pd.DataFrame, by: str = "model") -> pd.DataFrame:
     Each paradigm's score is the mean, over the group's cells, of each cell's per-dataset
     percentile rank among all configurations (`dataset_percentile`; taken from the column
     `dataset_percentile` when the frame has it, so that a subset keeps the ranks of the whole
-    run); advantage = (s_best - s_second) / (|s_second| + 1e-8) x 100, the paper's formula.
+    run); advantage = (s_best - s_second) / s_second x 100, the paper's formula without its 1e-8
+    (a percentile rank is never 0, so nothing is added to the runner-up's score).
     `flagged`: the lead rests on a flagged cell (`config_flags`) of the best or the second paradigm.
     """
     percentile = cells["dataset_percentile"] if "dataset_percentile" in cells else dataset_percentile(cells)
@@ -130,7 +131,7 @@ def leading_advantage(cells: pd.DataFrame, by: str = "model") -> pd.DataFrame:
                 "second_paradigm": ranked.index[1],
                 "best_score": best,
                 "second_score": second,
-                "leading_advantage_pct": (best - second) / (abs(second) + 1e-8) * 100,
+                "leading_advantage_pct": (best - second) / abs(second) * 100,
                 "flagged": bool(flags.get((group, ranked.index[0]), False) or flags.get((group, ranked.index[1]), False)),
             }
         )

@@ -124,7 +124,8 @@ def paradigm_table(cells: pd.DataFrame, base: str = "base", n_boot: int = ANALYS
     total latency, mJ/token = total energy / total fresh tokens, as the paper's numbers are), each
     with a 95% CI from a cluster bootstrap over models that recomputes the pooled statistic; the
     mean of the cells' own tokens/s (`tokens_per_s_cell_mean`, for comparison); the models and
-    cells counted, the failure rate (failed samples over samples) and `n_nrq_undefined`, the model x
+    cells counted, the failure rate (failed samples over samples), `answer_read_rate` (samples with an
+    answer the scorer could read: a grammar agent completes its protocol yet may name no label) and `n_nrq_undefined`, the model x
     dataset cells left out of NRQ because the base scored 0 there."""
     long = table2_ci(cells, base, n_boot=n_boot, seed=seed)
     wide = long.pivot(index="paradigm", columns="column", values=["estimate", "ci_low", "ci_high"])
@@ -138,6 +139,9 @@ def paradigm_table(cells: pd.DataFrame, base: str = "base", n_boot: int = ANALYS
     if failures and "n" in cells:
         rate = cells.groupby("paradigm", sort=False)[failures].sum().sum(axis=1) / cells.groupby("paradigm", sort=False)["n"].sum()
         counts["failure_rate"] = rate
+    if "n_missing_answer" in cells and "n" in cells:  # completion as a score sees it: answers the scorer could read
+        by = cells.groupby("paradigm", sort=False)
+        counts["answer_read_rate"] = (by["n"].sum() - by["n_missing_answer"].sum()) / by["n"].sum()
     counts["n_nrq_undefined"] = cells.assign(undefined=zero_base(cells, base)).groupby("paradigm", sort=False)["undefined"].sum().astype(int)
     out = out.join(counts)
     if order:

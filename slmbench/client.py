@@ -85,6 +85,7 @@ class ChatClient:
         system_role: bool = True,
         recover_endpoint: Callable[[], Endpoint] | None = None,
         grammar_field: str | None = None,
+        constrained_extras: dict[str, Any] | None = None,
     ):
         self._open_endpoint = open_endpoint
         self._recover_endpoint = recover_endpoint or open_endpoint
@@ -99,6 +100,7 @@ class ChatClient:
         self.api_key = api_key
         self.system_role = system_role
         self.grammar_field = grammar_field
+        self.constrained_extras = constrained_extras or {}  # Engine.constrained_extras: e.g. thinking off
         self.stats = ClientStats()
         self._client: openai.AsyncOpenAI | None = None
         self._endpoint: Endpoint | None = None
@@ -159,7 +161,7 @@ class ChatClient:
         if hit is not None:
             self.stats.cache_hits += 1
             return LLMCall(agent=agent, messages=messages, cache_hit=True, **hit)
-        body = {**self.request_extra, self.grammar_field: grammar} if grammar is not None else self.request_extra
+        body = {**self.request_extra, **self.constrained_extras, self.grammar_field: grammar} if grammar is not None else self.request_extra
         async with self.semaphore:
             reply = await self._request(messages, body, prompt=prompt)
         self.cache.put(key, reply)

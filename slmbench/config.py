@@ -134,7 +134,16 @@ def _check_constrained(config: dict[str, Any]) -> None:
     constrained = [p for p, entry in config["paradigms"].items() if entry.get("constrain", "none") != "none"]
     if not constrained:
         return
+    from .engines.sglang import THINKING_OFF
+
     for name, model in config["models"].items():
+        parser = model.get("sglang", {}).get("reasoning_parser")
+        if parser and parser not in THINKING_OFF:
+            raise ConfigError(
+                f"config key models.{name}.sglang.reasoning_parser: the paradigm {constrained[0]!r} is constrained, and "
+                f"with the {parser!r} parser SGLang applies a grammar only after the model's own thinking, which no "
+                f"bound limits; constrained paradigms need thinking that a request can turn off ({', '.join(THINKING_OFF)})"
+            )
         if model["engine"] == "openai" and not model["endpoint"].get("grammar_field"):
             raise ConfigError(
                 f"config key models.{name}.endpoint.grammar_field: the paradigm {constrained[0]!r} is constrained "

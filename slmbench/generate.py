@@ -124,6 +124,7 @@ def generate_cell(cell: dict[str, Any], dataset_path: str, out_path: str, *, set
         system_role=model["system_role"],
         recover_endpoint=(lambda: window.recover(engine.recover)) if window else engine.recover,
         grammar_field=engine.grammar_field, sampling_fields=engine.sampling_fields,
+        constrained_extras=engine.constrained_extras(),
     )
     label = cell_label(cell)
     try:

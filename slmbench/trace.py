@@ -83,7 +83,9 @@ class SampleRun:
     def usage(self) -> dict[str, int]:
         prompt = sum(c.prompt_tokens for c in self.llm_calls)
         completion = sum(c.completion_tokens for c in self.llm_calls)
-        return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
+        reasoning = sum(c.reasoning_tokens for c in self.llm_calls)  # part of completion, where a server reports it
+        return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion,
+                "reasoning_tokens": reasoning}
 
     def trace_dicts(self) -> list[dict[str, Any]]:
         return [asdict(c) for c in self.trace]

@@ -247,3 +247,13 @@ def test_reasoning_content_and_its_tokens_are_kept_in_the_trace_and_the_cache(tm
     replay, _ = chat(tmp_path, Endpoint("http://127.0.0.1:9/v1", "m"))
     hit = asyncio.run(replay.chat(MESSAGES, "base"))
     assert hit.cache_hit and (hit.reasoning, hit.reasoning_tokens) == (call.reasoning, 7)
+
+
+def test_a_constrained_request_carries_the_engines_extras(tmp_path):
+    server = FaultyServer([])
+    client, _ = chat(tmp_path, server.endpoint, grammar_field="ebnf", constrained_extras={"chat_template_kwargs": {"enable_thinking": False}})
+    asyncio.run(client.chat(MESSAGES, "base", grammar='root ::= "positive"'))
+    asyncio.run(client.chat(MESSAGES, "base"))
+    constrained, free = server.requests
+    assert constrained["ebnf"] == 'root ::= "positive"' and constrained["chat_template_kwargs"] == {"enable_thinking": False}
+    assert "chat_template_kwargs" not in free and "ebnf" not in free

@@ -419,3 +419,19 @@ def test_the_grammar_wait_is_sized_for_the_vocabulary(tmp_path):
     custom = model_cfg(env={"SGLANG_GRAMMAR_MAX_POLL_ITERATIONS": "7", "SGLANG_ENABLE_TORCH_COMPILE": "1"})
     assert engine(tmp_path, custom).server_env()["SGLANG_GRAMMAR_MAX_POLL_ITERATIONS"] == "7"
     assert fingerprint(tmp_path, env={"X": "1"}) != fingerprint(tmp_path)
+
+
+def test_constrained_requests_turn_thinking_off_with_a_reasoning_parser(tmp_path):
+    """Else SGLang would apply our grammar (which bounds its own <think>) only after the model's </think>."""
+    assert engine(tmp_path, model_cfg(reasoning_parser="qwen3")).constrained_extras() == {
+        "chat_template_kwargs": {"enable_thinking": False}}
+    assert engine(tmp_path).constrained_extras() == {}
+
+
+def test_a_model_that_always_thinks_is_refused_for_constrained_paradigms():
+    raw = copy.deepcopy(QWEN)
+    raw["sglang"]["reasoning_parser"] = "deepseek-r1"
+    config = {"models": {"r1": raw}, "paradigms": {"grammar": {"kind": "base", "constrain": "answer"}}, "datasets": {"fpb": {}}}
+    with pytest.raises(ConfigError, match=r"models\.r1\.sglang\.reasoning_parser: .*only after the model's own thinking"):
+        validate_config(config)
+    validate_config({**config, "paradigms": {"base": {"kind": "base"}}})  # unconstrained: fine

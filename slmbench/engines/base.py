@@ -66,6 +66,10 @@ class Engine(ABC):
     grammar_field: str | None = None
     sampling_fields = SamplingFields()
 
+    def constrained_extras(self) -> dict[str, Any]:
+        """More request body fields for a constrained request (beside the grammar); none by default."""
+        return {}
+
     @abstractmethod
     def fingerprint(self) -> dict[str, Any]:
         """What determines the model's answers (weights, engine, server flags): the cache key's model part."""

@@ -28,6 +28,14 @@ from .weights import file_sha256
 # cores; the wait allows three times that, and the largest vocabulary of the paper grid (Gemma-3's
 # 262,144) where the model's own is not known before its server starts.
 GRAMMAR_POLL_S = 0.005
+
+# With a reasoning parser, SGLang applies a grammar only after the model's own end of thinking
+# (srt/constrained/reasoner_grammar_backend.py), so the protocol grammar, which bounds its own <think>,
+# would demand a second one inside the whole max_tokens. A request that turns thinking off
+# (chat_template_kwargs, read as require_reasoning = False: serving_chat.py, _get_reasoning_from_request)
+# is constrained from its first token. By reasoning parser: the request fields that do it. Parsers
+# whose models always think (deepseek-r1) have none, and config validation refuses them constrained.
+THINKING_OFF = {"qwen3": {"chat_template_kwargs": {"enable_thinking": False}}}
 LARGEST_VOCABULARY = 262_144
 
 
@@ -59,6 +67,9 @@ class SGLangEngine(ManagedServerEngine):
         so that nothing undoes them, the variables that keep the server off the hub."""
         polls = round(grammar_wait_s(self.vocab_size()) / GRAMMAR_POLL_S)
         return {"SGLANG_GRAMMAR_MAX_POLL_ITERATIONS": str(polls), **self.settings["env"], **OFFLINE_ENV}
+
+    def constrained_extras(self) -> dict[str, Any]:
+        return THINKING_OFF.get(self.settings.get("reasoning_parser"), {})
 
     def model_folder(self) -> Path:
         """What the server loads: the local path, or the snapshot the weights job fetched."""

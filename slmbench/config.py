@@ -113,6 +113,8 @@ def validate_config(config: dict[str, Any], source: str = "config") -> dict[str,
     for name in config["datasets"]:
         if name not in registry.DATASETS:
             raise ConfigError(f"config key datasets.{name}: unknown dataset; known: {', '.join(sorted(registry.DATASETS))}")
+        if reason := registry.DATASETS[name].unsupported:
+            raise ConfigError(f"config key datasets.{name}: not supported yet: {reason}")
     for name, model in config["models"].items():
         needs = {"llamacpp": "weights", "openai": "endpoint"}.get(model["engine"])
         if needs and needs not in model:

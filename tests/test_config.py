@@ -194,3 +194,9 @@ def test_cells_draw_finbens_own_rows_unless_told_otherwise(raw):
     seeded = cell_slice(validate_config({**raw, "sample_selection": "seeded", "seed": 7}), "smollm2-135m", "base", "fpb")
     assert (finben["sample_selection"], finben["seed"]) == ("finben", 42)
     assert (seeded["sample_selection"], seeded["seed"]) == ("seeded", 7)
+
+
+def test_convfinqa_is_refused_naming_why(raw):
+    """Its dialogues' placeholders would reach the model as written (README, "Fidelity")."""
+    with pytest.raises(ConfigError, match=r"datasets\.convfinqa: not supported yet: .*placeholders"):
+        validate_config({**raw, "datasets": {"convfinqa": {}}})

@@ -104,7 +104,7 @@ def fpb_row(i):
 
 def check_decoded_under_the_grammars(run, sent, kind):
     """Every reply is in the grammar it was decoded under, and those grammars are the ones the cell's params digest."""
-    expected = paradigm_grammars(kind, get("fpb"), "answer", 128)
+    expected = paradigm_grammars(kind, get("fpb"), "answer", CONSTRAINED["max_tokens"])
     assert len(sent) == len(run.llm_calls) and all(g in expected.values() for _, g in sent)
     for call, (agent, grammar) in zip(run.llm_calls, sent):
         assert call.agent == agent and call.finish_reason == "stop", call

@@ -36,7 +36,7 @@ from slmbench.agents.protocol import parse_agent_turn, parse_supervisor_turn
 from slmbench.agents.react import SINGLE_AGENT_TOOLS
 from slmbench.agents.supervisor import SPECIALISTS
 from slmbench.answers import extract_answer
-from slmbench.config import ConfigError, cell_max_tokens, validate_config
+from slmbench.config import ConfigError, cell_max_tokens, schema_defaults, validate_config
 from slmbench.registry import DATASETS, get
 from slmbench.tools.toolbox import tool_schemas
 
@@ -281,9 +281,9 @@ def test_a_real_constrained_reply_ends_with_stop_within_a_small_max_tokens(tmp_p
         async def ask_all():
             out = []
             for max_tokens, grammar, prompt in asks:
-                sampling = {"temperature": 0.0, "top_p": 0.9, "max_tokens": max_tokens, "seed": 0}
+                sampling = {**schema_defaults("sampling"), "max_tokens": max_tokens}
                 client = ChatClient(lambda: engine.endpoint, engine.fingerprint(), RequestCache(tmp_path / str(max_tokens)), sampling,
-                                    concurrency=1, grammar_field=engine.grammar_field)
+                                    concurrency=1, grammar_field=engine.grammar_field, sampling_fields=engine.sampling_fields)
                 call = await client.chat([{"role": "user", "content": prompt}], "single_agent", grammar=grammar.text)
                 out.append((call.finish_reason, call.completion_tokens, max_tokens, call.output))
             return out

@@ -29,8 +29,12 @@ _BOUND = re.compile(r"\{\s*(\d+)\s*(?:,\s*(\d*)\s*)?\}")
 @functools.cache
 def llamacpp_refusal(text: str) -> str | None:
     """Why llama.cpp's grammar parser refuses the GBNF text (its own message) or would loosen one of its
-    bounds, or None when it runs the grammar as written."""
-    from llama_cpp import llama_cpp as lib
+    bounds, or None when it runs the grammar as written; None also where llama-cpp-python cannot be
+    loaded here (the demo extra, absent beside SGLang: the generation job then says what to install)."""
+    try:
+        from llama_cpp import llama_cpp as lib
+    except (ImportError, OSError):
+        return None
 
     bounds = [int(n) for m in _BOUND.finditer(_QUOTED_OR_CLASS.sub("", text)) for n in m.groups() if n]
     if bounds and max(bounds) > LLAMACPP_MAX_BOUND:

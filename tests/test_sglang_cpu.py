@@ -29,7 +29,7 @@ PARADIGMS = {
     "base_answer": {"kind": "base", "constrain": "answer", "max_tokens": 12},
     "single_agent": {"kind": "single_agent", "max_turns": 2, "max_tokens": 48},
     "multi_agent": {"kind": "multi_agent", "max_turns": 1, "max_delegations": 1, "max_tokens": 48},
-    "agent_constrained": {"kind": "single_agent", "constrain": "answer", "max_turns": 2, "max_tokens": 96},
+    "agent_constrained": {"kind": "single_agent", "constrain": "answer", "max_turns": 2, "max_tokens": 192},
 }
 
 

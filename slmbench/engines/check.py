@@ -44,6 +44,7 @@ def check(log=sys.stdout) -> str:
             call = asyncio.run(client.chat([{"role": "user", "content": "Is 'profits rose' positive or negative?"}], "check"))
         finally:
             engine.close()
+            engine.wait_stopped()  # its supervisor writes into the temporary folder until it has stopped
     if call.completion_tokens < 1:
         raise EngineError(f"the {name} server answered without generating a token")
     return f"{name}: {call.output.strip()!r} ({call.completion_tokens} tokens)"

@@ -300,6 +300,12 @@ class ManagedServerEngine(Engine):
         while time.monotonic() < deadline and not stale_reason(state):
             time.sleep(0.1)
 
+    def wait_stopped(self, timeout_s: float = 30.0) -> None:
+        """Until the supervisor last used has exited: after the last lease, with idle_timeout_s 0, it stops
+        the server and tidies the state folder, which the caller may then remove."""
+        if self._state:
+            self._wait_gone(self._state, timeout_s)
+
     def close(self) -> None:
         """Drop this job's lease and copy the server log lines of its lifetime into the job log."""
         if self._lease is None:

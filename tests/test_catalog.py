@@ -59,22 +59,24 @@ def test_the_trace_page_shows_the_scored_answer():
         _record("s2", "", "no_final_answer"),
         _record("s3", "{0} {1} {14} {1", finish="length"),
         _record("s4", "negative"),
+        _record("s5", "Classify: profits rose. Answer positive, negative or neutral.", finish="length"),
     ]
     scored = [
         {"id": "s1", "answer": "positive", "sample_score": 1.0},
         {"id": "s2", "answer": None, "sample_score": 0.0},
         {"id": "s3", "answer": None, "sample_score": 0.0},
         {"id": "s4", "answer": "negative", "sample_score": 0.0},
+        {"id": "s5", "answer": "positive", "sample_score": 1.0, "echo": True},  # scored right, read from the prompt
     ]
     page = render_trace_page(records, scored)
     assert "scored as: positive, sample score 1.000" in page
     assert "Answer: <mark>Positive</mark>, not negative" in page  # the span the scorer read
     assert "Every sample of one cell" in page  # the caption, from report/trace.rst
     rows = _rows(page)  # one row per sample, coloured by how it ended
-    assert [kind for kind, _ in rows] == ["right", "failed", "unreadable", "wrong"]
+    assert [kind for kind, _ in rows] == ["right", "failed", "unreadable", "wrong", "echo"]  # an echo is never green
     assert "Classify: profits rose." in rows[0][1] and ">length<" in rows[2][1] and ">stop<" in rows[0][1]
     assert ">unreadable<" in rows[2][1] and "protocol failure: no_final_answer" in rows[1][1]
     assert "None" not in page and "null" not in page
     assert "finish reason: length" in page and "model output" in page and "prompt: the last message in" in page
-    assert "4 samples: 1 right, 1 wrong, 1 unreadable, 1 protocol failure" in page
+    assert "5 samples: 1 right, 1 read from an echoed prompt, 1 wrong, 1 unreadable, 1 protocol failure" in page
     assert "<script>" in page and "src=" not in page  # sorting and filtering work offline

@@ -18,6 +18,7 @@ SNIPPET = 90  # characters of the input shown in the sample table
 # How a sample ended, by the class of its box and table row: (label, colour). One home for both.
 OUTCOMES = {
     "right": ("right", "#2a2"),
+    "echo": ("read from an echoed prompt", "#a5c"),
     "wrong": ("wrong", "#d90"),
     "unreadable": ("unreadable", "#d90"),
     "failed": ("protocol failure", "#c33"),
@@ -103,11 +104,15 @@ def finish_reason(record: dict[str, Any]) -> str:
 
 
 def outcome(record: dict[str, Any], row: dict[str, Any]) -> str:
-    """right, wrong, unreadable (completed, but no answer could be read) or failed (the protocol broke)."""
+    """right, echo (an answer read from text the model copied from its prompt: slmbench/validity.py,
+    never shown as right), wrong, unreadable (completed, but no answer could be read) or failed (the
+    protocol broke)."""
     if record["failure"]:
         return "failed"
     if row.get("answer") is None:
         return "unreadable"
+    if row.get("echo"):
+        return "echo"
     score = row.get("sample_score")
     perfect = 1.0 if registry.get(record["dataset"]).higher_is_better else 0.0
     return "right" if isinstance(score, (int, float)) and score == perfect else "wrong"

@@ -159,3 +159,12 @@ def test_labelled_figures_are_the_same_on_every_run(tmp_path):
     for name in ("a", "b"):
         figures.pareto_plot(pareto, tmp_path / f"{name}.png")
     assert (tmp_path / "a.png").read_bytes() == (tmp_path / "b.png").read_bytes()
+
+
+def test_a_point_whose_score_rests_on_flagged_answers_carries_the_mark():
+    """As the tables and the front page mark it: a configuration read from echoed prompts is never unmarked."""
+    from slmbench.results.figures import FLAG_NOTE, config_name, flag_note
+
+    frame = pd.DataFrame({"model": ["gemma", "smol", "x"], "paradigm": ["base"] * 3, "flagged": [True, False, None]})
+    assert [config_name(row) for row in frame.itertuples()] == ["gemma / base †", "smol / base", "x / base"]
+    assert FLAG_NOTE in flag_note(frame) and flag_note(frame[frame.flagged == False]) == ""  # noqa: E712

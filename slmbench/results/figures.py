@@ -120,8 +120,22 @@ def log_x(ax) -> None:
     ax.xaxis.set_minor_formatter(NullFormatter())
 
 
+# Beside a point whose score rests on flagged answers (echoed prompts, cut replies, readings FinBen-exact
+# disputes: slmbench/validity.py), as the tables and the front page mark it.
+FLAG = " †"
+FLAG_NOTE = "† rests on flagged answers (echoed prompt, cut reply or disputed reading)"
+
+
+def flag(row) -> str:
+    return FLAG if getattr(row, "flagged", False) == True else ""  # noqa: E712 (numpy's bool; NaN: not flagged)
+
+
+def flag_note(frame: pd.DataFrame) -> str:
+    return f"\n{FLAG_NOTE}" if "flagged" in frame and frame["flagged"].fillna(False).astype(bool).any() else ""
+
+
 def config_name(row) -> str:
-    return f"{row.model} / {row.paradigm}"
+    return f"{row.model} / {row.paradigm}{flag(row)}"
 
 
 def cost_axis(configs: pd.DataFrame) -> tuple[str, str]:
@@ -155,7 +169,7 @@ def quality_vs_cost(configs: pd.DataFrame, path: str) -> None:
         ax.grid(alpha=0.3)
         label_points(ax, points)
     _legends(axes[1], colour, marker)
-    fig.suptitle("Quality against cost, one point per model x paradigm", fontsize=10)
+    fig.suptitle("Quality against cost, one point per model x paradigm" + flag_note(configs), fontsize=10)
     save(fig, path)
 
 
@@ -262,7 +276,7 @@ def pareto_plot(configs: pd.DataFrame, path: str) -> None:
         ax.grid(alpha=0.3)
         label_points(ax, points)
     _legends(axes[-1], colour, marker, frontier=True)
-    fig.suptitle("Pareto frontier: no configuration is better and cheaper than one on the line", fontsize=10)
+    fig.suptitle("Pareto frontier: no configuration is better and cheaper than one on the line" + flag_note(configs), fontsize=10)
     save(fig, path)
 
 
@@ -293,7 +307,7 @@ def _quality_vs_size(frame: pd.DataFrame, column: str, cells: pd.DataFrame, path
         sub = sub.sort_values("size_b").assign(size_b=lambda f: f["size_b"] * (1 + 0.05 * (i - (len(groups) - 1) / 2)))
         errors = np.array([sub[column] - sub[ci[0]], sub[ci[1]] - sub[column]]).clip(min=0) if ci else None
         ax.errorbar(sub["size_b"], sub[column], yerr=None if errors is None else np.nan_to_num(errors), marker=MARKERS[i % len(MARKERS)], capsize=3, label=paradigm, color=colours(i % 10))
-        points += [(row.size_b, getattr(row, column), row.model) for row in sub.itertuples()]
+        points += [(row.size_b, getattr(row, column), f"{row.model}{flag(row)}") for row in sub.itertuples()]
     missing = sorted(set(frame["model"]) - set(known["model"]))
     if known.empty:
         ax.text(0.5, 0.5, "no model has size_b in the config", transform=ax.transAxes, ha="center")
@@ -309,6 +323,6 @@ def _quality_vs_size(frame: pd.DataFrame, column: str, cells: pd.DataFrame, path
     ax.axhline(0, color="grey", linewidth=0.6)
     ax.set_xlabel("model size (billion parameters, log scale)" + (f"; no size: {', '.join(missing)}" if missing else ""), fontsize=8)
     ax.set_ylabel(ylabel)
-    ax.set_title(title, fontsize=10)
+    ax.set_title(title + flag_note(frame), fontsize=10)
     ax.grid(alpha=0.3)
     save(fig, path)

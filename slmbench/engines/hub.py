@@ -15,7 +15,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from ..files import atomic_write_text
+from ..files import atomic_write_text, read_regular
 from .base import EngineError
 
 # What SGLang reads: weights (safetensors), config, generation_config, tokenizer and chat template
@@ -82,7 +82,7 @@ def read_record(model: str, model_cfg: dict[str, Any], models_dir: str | Path) -
     path = Path(record_path(models_dir, model))
     redo = f"run the weights job where the internet is: snakemake --forcerun weights {path}"
     try:
-        found = json.loads(path.read_text())
+        found = json.loads(read_regular(path))  # a FIFO or a bomb in the models folder is no record
         snapshot = Path(found["snapshot"])
         found["commit"]
     except (OSError, ValueError, KeyError, TypeError) as e:

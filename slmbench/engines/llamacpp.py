@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import importlib.util
 import sys
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from .base import SERVER_SAMPLING_FIELDS, Endpoint, EngineError, package_version
+from .base import SERVER_SAMPLING_FIELDS, package_version
 from .managed import ManagedServerEngine
 from .weights import file_sha256, resolve_weights
 
@@ -19,6 +18,8 @@ class LlamaCppEngine(ManagedServerEngine):
     grammar_field = "grammar"  # llama-cpp-python's chat completion request: a GBNF grammar
     sampling_fields = SERVER_SAMPLING_FIELDS["llamacpp"]
     server_module = "llama_cpp.server"
+    # The demo's engine is an extra (pyproject.toml): an environment made for SGLang leaves it out.
+    install_hint = "it is llama-cpp-python[server], the demo extra: `make install`, or pip install -e '.[demo]'"
     # Its probe lists the models, or meets a refused connection while the model loads: about a millisecond.
     ready_poll_s = 0.02
 
@@ -54,12 +55,3 @@ class LlamaCppEngine(ManagedServerEngine):
             "--n_threads", str(self.cfg["server"]["threads"]),
             *self.answer_flags(),
         ]
-
-    def open(self) -> Endpoint:
-        # The demo's engine is an extra (pyproject.toml): an environment made for SGLang leaves it out.
-        if importlib.util.find_spec("llama_cpp") is None:
-            raise EngineError(
-                f"models.{self.name}: engine 'llamacpp' needs the 'llama_cpp' package (llama-cpp-python[server]) "
-                "in this environment; install the demo extra (`make install`, or pip install -e '.[demo]')"
-            )
-        return super().open()

@@ -15,6 +15,7 @@ replaced by a new server. A server that dies or stops answering mid-job is resta
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
 import os
 import signal
@@ -95,6 +96,10 @@ class ManagedServerEngine(Engine):
     """An engine whose server this package starts, shares and stops."""
 
     health_path = MODELS_PATH
+    # The server's `python -m` module, whose package open() looks for (None: the command needs none), and
+    # how to get that package where this environment lacks it.
+    server_module: str | None = None
+    install_hint = ""
     # How often a loading server is asked whether it is ready. Where the probe is a generation
     # (SGLang's /health_generate), ten times a second; an engine with a cheaper probe asks more often.
     ready_poll_s = 0.1
@@ -132,6 +137,9 @@ class ManagedServerEngine(Engine):
         print(f"[engine] {text}", file=self.log, flush=True)
 
     def open(self) -> Endpoint:
+        package = self.server_module and self.server_module.split(".")[0]
+        if package and importlib.util.find_spec(package) is None:  # say what to install, not fail in the server
+            raise EngineError(f"models.{self.name}: the server needs the {package!r} package in this environment; {self.install_hint}")
         try:
             private_dir(self.state_dir, "the server state folder (config key server.state_dir, or SLMBENCH_SERVER_DIR)")
         except OSError as e:

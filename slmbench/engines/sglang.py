@@ -8,14 +8,13 @@ sgl-project/sglang: --model-path, --tp-size, --mem-fraction-static, --context-le
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import sys
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from .base import Endpoint, EngineError, package_version
+from .base import EngineError, package_version
 from .hub import OFFLINE_ENV, read_record
 from .managed import ManagedServerEngine
 from .weights import file_sha256
@@ -52,6 +51,7 @@ class SGLangEngine(ManagedServerEngine):
     # `regex` or `json_schema` as extra body fields (docs: advanced_features/structured_outputs).
     grammar_field = "ebnf"
     server_module = "sglang.launch_server"
+    install_hint = "it serves on a GPU node: run the workflow with --sdm conda (envs/sglang.yaml) or install it there"
 
     def __init__(self, name: str, cfg: dict[str, Any], *, models_dir: Path, **kwargs):
         super().__init__(name, **kwargs)
@@ -151,11 +151,3 @@ class SGLangEngine(ManagedServerEngine):
             command.append("--enable-metrics")
         return command + self.answer_flags()
 
-    def open(self) -> Endpoint:
-        top = self.server_module.split(".")[0]
-        if importlib.util.find_spec(top) is None:
-            raise EngineError(
-                f"models.{self.name}: engine 'sglang' needs the {top!r} package in this environment (a GPU node); "
-                "run the workflow with --sdm conda (envs/sglang.yaml) or install it there"
-            )
-        return super().open()

@@ -194,7 +194,9 @@ def test_a_constrained_paradigm_adds_only_its_cells_and_answers_from_the_label_s
     """Beyond the paper: `constrain: answer` on the base paradigm, through the real workflow and llama.cpp's grammar."""
     config = config_for(run)
     config["paradigms"]["answer"] = {"kind": "base", "constrain": "answer"}
-    planned = planned_outputs(snakemake(run, config, "-n"))
+    dry = snakemake(run, config, "-n")
+    assert dry.returncode == 0, dry.stderr[-3000:]  # a failed dry run plans nothing: say why
+    planned = planned_outputs(dry)
     assert planned == {f"results/generations/{m}/answer/{d}.jsonl" for m in ("smol-a", "smol-b") for d in ("fpb", "fiqasa")}
     result = snakemake(run, config, "results/generations/smol-a/answer/fpb.jsonl")
     assert result.returncode == 0, result.stderr[-3000:]
